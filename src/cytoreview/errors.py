@@ -1,0 +1,67 @@
+"""cytoreview's exceptions and exit statuses.
+
+One tree, so a caller can catch ``CytoreviewError`` and a script can rely on exit codes::
+
+    CytoreviewError              anything cytoreview raises on purpose
+    ├── InvalidInput             exit 2: bad identifier, ID list file, option or local file
+    │   ├── InvalidIdentifier
+    │   └── UnreadableFile       missing, unreadable, not XML, truncated (names file and position)
+    ├── NotFound                 exit 1: an input that NCBI does not know
+    └── ServiceError             exit 1: E-utilities could not be reached or kept failing
+        └── ServiceUnavailable   connection refused, DNS failure, timeouts (names the URL)
+
+Low-level errors (httpx, lxml, OSError) are translated into these in one place per module,
+always with ``raise ... from exc`` so the cause survives for debugging.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """The exit codes of INTERFACE.md."""
+
+    SUCCESS = 0
+    PARTIAL = 1  # some inputs not found or not retrieved; the rest was output
+    USAGE = 2  # usage error or unreadable input
+    INTERRUPTED = 130  # Ctrl-C; what was fetched is kept
+
+
+class CytoreviewError(Exception):
+    """Base class. ``str(err)`` is a one-line message that names the input concerned."""
+
+    exit_status: ExitStatus = ExitStatus.PARTIAL
+
+
+class InvalidInput(CytoreviewError):
+    exit_status = ExitStatus.USAGE
+
+
+class InvalidIdentifier(InvalidInput):
+    def __init__(self, text: str, reason: str = "not a PMID, DOI, PMCID or PubMed/doi.org URL"):
+        self.text = text
+        self.reason = reason
+        super().__init__(f"{text!r}: {reason}")
+
+
+class UnreadableFile(InvalidInput):
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class NotFound(CytoreviewError):
+    exit_status = ExitStatus.PARTIAL
+
+
+class ServiceError(CytoreviewError):
+    exit_status = ExitStatus.PARTIAL
+
+
+class ServiceUnavailable(ServiceError):
+    def __init__(self, url: str, reason: str):
+        self.url = url
+        self.reason = reason
+        super().__init__(f"cannot reach {url}: {reason}")

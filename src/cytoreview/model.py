@@ -1,0 +1,283 @@
+"""The records cytoreview produces: frozen dataclasses, and their JSON form.
+
+Everything downstream (roles, render, export) reads these; only :mod:`cytoreview.parse` builds
+them from XML. ``Article.to_dict`` is the one place that fixes the JSON keys of INTERFACE.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["background", "purpose", "methods", "findings", "conclusions"]
+ROLES: tuple[Role, ...] = ("background", "purpose", "methods", "findings", "conclusions")
+
+#: NLM's NlmCategory values and the role each maps to one to one. UNASSIGNED is absent on
+#: purpose: its sentences are predicted like unlabelled text.
+NLM_CATEGORY_ROLE: dict[str, Role] = {
+    "BACKGROUND": "background",
+    "OBJECTIVE": "purpose",
+    "METHODS": "methods",
+    "RESULTS": "findings",
+    "CONCLUSIONS": "conclusions",
+}
+
+#: Where a sentence's role came from.
+RoleSource = Literal["nlm", "model"]
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """One ``AuthorList/Author``: a person or a collective (``CollectiveName``)."""
+
+    last_name: str | None = None
+    fore_name: str | None = None
+    initials: str | None = None
+    suffix: str | None = None
+    collective_name: str | None = None
+    affiliations: tuple[str, ...] = ()
+    orcid: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The name as PubMed cites it: ``Wysocki PJ``, or the collective's name."""
+        if self.collective_name:
+            return self.collective_name
+        parts = [p for p in (self.last_name, self.initials or self.fore_name, self.suffix) if p]
+        return " ".join(parts)
+
+    @property
+    def full_name(self) -> str:
+        """``Piotr J Wysocki``: for display where space allows."""
+        if self.collective_name:
+            return self.collective_name
+        parts = [p for p in (self.fore_name or self.initials, self.last_name, self.suffix) if p]
+        return " ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "last_name": self.last_name,
+            "fore_name": self.fore_name,
+            "initials": self.initials,
+            "suffix": self.suffix,
+            "collective_name": self.collective_name,
+            "affiliations": list(self.affiliations),
+            "orcid": self.orcid,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MeshQualifier:
+    name: str
+    ui: str | None = None
+    major_topic: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MeshHeading:
+    """One ``MeshHeading``: its descriptor and qualifiers, each with the major-topic flag."""
+
+    descriptor: str
+    ui: str | None = None
+    major_topic: bool = False
+    qualifiers: tuple[MeshQualifier, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "descriptor": self.descriptor,
+            "ui": self.ui,
+            "major_topic": self.major_topic,
+            "qualifiers": [
+                {"name": q.name, "ui": q.ui, "major_topic": q.major_topic} for q in self.qualifiers
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Chemical:
+    name: str
+    ui: str | None = None
+    registry_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommentCorrection:
+    """One ``CommentsCorrections`` entry, e.g. ``RetractionIn`` or ``ErratumIn``."""
+
+    ref_type: str
+    ref_source: str | None = None
+    pmid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OtherAbstract:
+    """``OtherAbstract``: an abstract in another language or from another source (PIP, KIE)."""
+
+    type: str | None
+    language: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One ``AbstractText``: ``abstract[start:end] == text``."""
+
+    label: str | None
+    category: str | None
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """``abstract[start:end]`` is the sentence. ``source`` says where ``role`` came from."""
+
+    start: int
+    end: int
+    role: Role
+    confidence: float
+    source: RoleSource
+    label: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "role": self.role,
+            "confidence": round(self.confidence, 4),
+            "source": self.source,
+            "label": self.label,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Every sentence of a role joined (the single-article view), plus one key sentence per
+    role for compact views. ``source`` is ``nlm``, ``model``, ``mixed`` or ``none``."""
+
+    background: str = ""
+    purpose: str = ""
+    methods: str = ""
+    findings: str = ""
+    conclusions: str = ""
+    key_purpose: str = ""
+    key_findings: str = ""
+    key_conclusions: str = ""
+    source: str = "none"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "purpose": self.purpose,
+            "findings": self.findings,
+            "conclusions": self.conclusions,
+            "background": self.background,
+            "methods": self.methods,
+            "key_purpose": self.key_purpose,
+            "key_findings": self.key_findings,
+            "key_conclusions": self.key_conclusions,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One PubMed record (``PubmedArticle`` or ``PubmedBookArticle``).
+
+    ``sentences`` and ``summary`` are empty until :func:`cytoreview.roles.annotate` fills them.
+    """
+
+    pmid: str
+    title: str
+    abstract: str = ""
+    doi: str | None = None
+    pmcid: str | None = None
+    journal: str | None = None
+    journal_iso: str | None = None
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None
+    pub_date: str | None = None
+    year: int | None = None
+    authors: tuple[Author, ...] = ()
+    languages: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    mesh_headings: tuple[MeshHeading, ...] = ()
+    chemicals: tuple[Chemical, ...] = ()
+    publication_types: tuple[str, ...] = ()
+    sections: tuple[Section, ...] = ()
+    other_abstracts: tuple[OtherAbstract, ...] = ()
+    vernacular_title: str | None = None
+    comments_corrections: tuple[CommentCorrection, ...] = ()
+    retracted: bool = False
+    record_type: Literal["article", "book"] = "article"
+    sentences: tuple[Sentence, ...] = ()
+    summary: Summary = field(default_factory=Summary)
+
+    @property
+    def structured(self) -> bool:
+        """True when at least one section carries an NLM category that maps to a role."""
+        return any(s.category in NLM_CATEGORY_ROLE for s in self.sections)
+
+    @property
+    def pubmed_url(self) -> str:
+        return f"https://pubmed.ncbi.nlm.nih.gov/{self.pmid}/"
+
+    @property
+    def doi_url(self) -> str | None:
+        return f"https://doi.org/{self.doi}" if self.doi else None
+
+    @property
+    def mesh_terms(self) -> tuple[str, ...]:
+        return tuple(h.descriptor for h in self.mesh_headings)
+
+    def sentence_text(self, sentence: Sentence) -> str:
+        return self.abstract[sentence.start : sentence.end]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON record of INTERFACE.md (required keys first, then the extras)."""
+        return {
+            "pmid": self.pmid,
+            "doi": self.doi,
+            "title": self.title,
+            "journal": self.journal,
+            "year": self.year,
+            "authors": [a.name for a in self.authors],
+            "mesh_terms": list(self.mesh_terms),
+            "publication_types": list(self.publication_types),
+            "abstract": self.abstract,
+            "sentences": [s.to_dict() for s in self.sentences],
+            "summary": self.summary.to_dict(),
+            "pmcid": self.pmcid,
+            "journal_iso": self.journal_iso,
+            "volume": self.volume,
+            "issue": self.issue,
+            "pages": self.pages,
+            "pub_date": self.pub_date,
+            "record_type": self.record_type,
+            "retracted": self.retracted,
+            "vernacular_title": self.vernacular_title,
+            "languages": list(self.languages),
+            "keywords": list(self.keywords),
+            "author_details": [a.to_dict() for a in self.authors],
+            "mesh_headings": [h.to_dict() for h in self.mesh_headings],
+            "chemicals": [
+                {"name": c.name, "ui": c.ui, "registry_number": c.registry_number}
+                for c in self.chemicals
+            ],
+            "sections": [
+                {"label": s.label, "category": s.category, "text": s.text,
+                 "start": s.start, "end": s.end}
+                for s in self.sections
+            ],
+            "other_abstracts": [
+                {"type": o.type, "language": o.language, "text": o.text}
+                for o in self.other_abstracts
+            ],
+            "comments_corrections": [
+                {"ref_type": c.ref_type, "ref_source": c.ref_source, "pmid": c.pmid}
+                for c in self.comments_corrections
+            ],
+            "url": self.pubmed_url,
+        }
