@@ -1,0 +1,125 @@
+"""Sentence roles: what each sentence of an abstract is for, and the summary built from them.
+
+``annotate(article)`` splits every section of the abstract into sentences (offsets into
+``article.abstract``; a sentence never crosses a section boundary). Sections whose NLM category
+maps to a role keep it (confidence 1.0, source ``nlm``); unlabelled text, ``UNASSIGNED`` and
+label-only sections are predicted (source ``model``) by the trained model shipped in
+``cytoreview/data/roles_model.npz``. The model decodes the whole abstract at once with the
+NLM-labelled sentences fixed, so a predicted sentence sees its labelled neighbours as context.
+
+If the model file is missing or unreadable, ``baseline_predict`` (cue phrases and position) stands
+in, so the package still works from a bare source checkout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Protocol
+
+from cytoreview.model import NLM_CATEGORY_ROLE, Article, Role, Sentence
+from cytoreview.roles_baseline import baseline_predict
+from cytoreview.roles_summary import build_summary, results_score
+from cytoreview.sentences import split
+
+__all__ = [
+    "annotate",
+    "baseline_predict",
+    "predict",
+    "predict_abstract",
+    "results_score",
+]
+
+
+class _Predictor(Protocol):
+    def predict(
+        self, sentences: Sequence[str], fixed: Sequence[Role | None] | None = None
+    ) -> list[tuple[Role, float]]: ...
+
+
+class _Baseline:
+    def predict(
+        self, sentences: Sequence[str], fixed: Sequence[Role | None] | None = None
+    ) -> list[tuple[Role, float]]:
+        out = baseline_predict(list(sentences))
+        if fixed is not None:
+            out = [(f, 1.0) if f is not None else p for p, f in zip(out, fixed, strict=True)]
+        return out
+
+
+_cache: dict[str, _Predictor] = {}
+
+
+def _predictor() -> _Predictor:
+    """The trained model, loaded on first use; the baseline when no model file ships."""
+    if "model" not in _cache:
+        from cytoreview import roles_model  # numpy loads only when needed
+
+        loaded = roles_model.load_default()
+        _cache["model"] = loaded if loaded is not None else _Baseline()
+    return _cache["model"]
+
+
+def using_model() -> bool:
+    """True when predictions come from the trained model rather than the baseline."""
+    return not isinstance(_predictor(), _Baseline)
+
+
+def predict(sentences: list[str]) -> list[tuple[Role, float]]:
+    """Role and calibrated confidence of each sentence of ONE abstract, given in order."""
+    return _predictor().predict(sentences)
+
+
+def predict_abstract(
+    sentences: Sequence[str], fixed: Sequence[Role | None]
+) -> list[tuple[Role, float]]:
+    """Like :func:`predict`, with some sentences' roles already known (kept as given)."""
+    return _predictor().predict(sentences, fixed)
+
+
+def _segments(article: Article) -> list[tuple[int, int, str | None, str | None]]:
+    """(start, end, label, category) pieces covering every non-space character of the abstract."""
+    text = article.abstract
+    pieces: list[tuple[int, int, str | None, str | None]] = []
+    pos = 0
+    for sec in sorted(article.sections, key=lambda s: s.start):
+        start, end = max(sec.start, pos), min(sec.end, len(text))
+        if start >= end:
+            continue
+        if text[pos:start].strip():
+            pieces.append((pos, start, None, None))
+        pieces.append((start, end, sec.label, sec.category))
+        pos = end
+    if text[pos:].strip():
+        pieces.append((pos, len(text), None, None))
+    return pieces
+
+
+def annotate(article: Article) -> Article:
+    """The article with ``sentences`` and ``summary`` filled in (a new object; input untouched)."""
+    text = article.abstract
+    spans: list[tuple[int, int, str | None, Role | None]] = []
+    for start, end, label, category in _segments(article):
+        known = NLM_CATEGORY_ROLE.get(category) if category else None
+        for s, e in split(text[start:end]):
+            spans.append((start + s, start + e, label, known))
+    if not spans:
+        return dataclasses.replace(article, sentences=(), summary=build_summary(article, ()))
+    fixed = [known for _, _, _, known in spans]
+    if all(f is not None for f in fixed):
+        predicted: list[tuple[Role, float]] = [(f, 1.0) for f in fixed if f is not None]
+    else:
+        predicted = _predictor().predict([text[s:e] for s, e, _, _ in spans], fixed)
+    sentences = tuple(
+        Sentence(
+            start=s,
+            end=e,
+            role=role if known is None else known,
+            confidence=conf if known is None else 1.0,
+            source="model" if known is None else "nlm",
+            label=label,
+        )
+        for (s, e, label, known), (role, conf) in zip(spans, predicted, strict=True)
+    )
+    summary = build_summary(article, sentences)
+    return dataclasses.replace(article, sentences=sentences, summary=summary)

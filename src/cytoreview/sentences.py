@@ -1,0 +1,146 @@
+"""Sentence splitting for biomedical abstracts, with exact character offsets.
+
+``split(text)`` returns ``[(start, end), ...]`` such that ``text[start:end]`` is one sentence
+with no surrounding whitespace; the spans are ordered, do not overlap and together cover every non-space
+character of ``text``. That contract lets roles be attached to the abstract by offset and lets a
+reader rebuild the abstract from its sentences.
+
+The splitter is rule based (it runs on every abstract, so it must be fast and predictable): a
+candidate boundary is a ``.``, ``?`` or ``!`` (plus closing quotes/brackets) followed by whitespace
+and something that can start a sentence, or a period glued to a capitalised word (``cells.We``).
+A candidate is rejected when it sits inside a balanced pair of brackets, or when the token before
+it is an abbreviation (``e.g.``, ``et al.``, ``Fig.``), an initial (``D. R. Parkinson``), or when
+the next word cannot start a sentence (``E. coli``, ``p. 5``).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["split", "split_text"]
+
+# A period after these never ends a sentence in abstract prose. Units such as "min." or "h." are
+# deliberately absent: abstracts often end a sentence on a unit ("for 30 min. Cells were").
+_ABBREVIATIONS = frozenset(
+    {
+        "e.g", "eg", "i.e", "ie", "al", "et al", "vs", "v", "fig", "figs", "approx", "ca", "cf",
+        "dr", "mr", "mrs", "ms", "prof", "st", "resp", "ref", "refs", "eq", "eqs", "vol", "pp",
+        "incl", "viz", "sect", "tab", "suppl", "corp", "inc", "ltd", "jr", "sr", "dept", "univ",
+        "mt", "ft", "nr", "cit", "op",
+    }
+)
+# These are abbreviations only before a number ("no. 5", "vol. 3"); elsewhere they are words.
+_NUMBER_ABBREVIATIONS = frozenset({"no", "nos", "n", "p", "pg", "chap", "ch", "art", "sec"})
+
+# Candidate: terminal punctuation, optional closers, then whitespace + a plausible sentence start,
+# or (glued case) directly a capital followed by a lowercase letter.
+_CANDIDATE = re.compile(
+    r"[.?!]+[\"'”’)\]]*"
+    r"(?:(?P<space>\s+)(?=[(\[\"'“‘]?[A-Z0-9\u0391-\u03c9])"
+    r"|(?P<space2>\s+)(?=[a-z]+[A-Z0-9-])"
+    r"|(?=[A-Z][a-z]))"
+)
+_TOKEN_BEFORE = re.compile(r"(\S+?)[.?!]+[\"'”’)\]]*$")
+_INITIALS = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]$")
+_SINGLE_CAPITAL = re.compile(r"^[A-Z]$")
+_PREV_INITIAL = re.compile(r"(?:^|[\s(])[A-Z]\.\s*[A-Z]\.$")
+_NEXT_INITIAL = re.compile(r"[A-Z]\.\s")
+_LOWER_START_OK = re.compile(r"[a-z0-9%)]$")
+_GLUED_LEFT = re.compile(r"[a-z\u03b1-\u03c9]{2}\)?$|[0-9%]\)$")
+_OPEN = {"(": ")", "[": "]"}
+_CLOSE = {")": "(", "]": "["}
+# A bracket left open this far is taken to be a stray (typo, enumeration "1)"), not a real group;
+# suppressing boundaries across the rest of the abstract would be worse than an odd split.
+_MAX_BRACKET_SPAN = 400
+
+
+def _bracket_mask(text: str) -> list[tuple[int, int]]:
+    """Interior spans of balanced bracket pairs: boundaries there are suppressed."""
+    if "(" not in text and "[" not in text:
+        return []
+    stack: list[tuple[str, int]] = []
+    spans: list[tuple[int, int]] = []
+    for i, ch in enumerate(text):
+        if ch in _OPEN:
+            stack.append((ch, i))
+        elif ch in _CLOSE:
+            # Pop to the matching opener; unmatched closers ("1) ... 2)") are ignored.
+            for k in range(len(stack) - 1, -1, -1):
+                if stack[k][0] == _CLOSE[ch]:
+                    start = stack[k][1]
+                    del stack[k:]
+                    if i - start <= _MAX_BRACKET_SPAN:
+                        spans.append((start, i))
+                    break
+    return spans
+
+
+def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
+    return any(a < pos < b for a, b in spans)
+
+
+def _is_boundary(text: str, match: re.Match[str]) -> bool:
+    start = match.start()
+    punct = text[start]
+    glued = match.group("space") is None and match.group("space2") is None
+    left = text[max(0, start - 40) : match.end()].rstrip()
+    tok_match = _TOKEN_BEFORE.search(left)
+    token = tok_match.group(1) if tok_match else ""
+    token = token.lstrip("([\"'“‘")
+    if punct != ".":
+        return not glued
+    if glued:
+        # "cells.We" yes; "E.Coli", "U.S.A" and "Fig.3" no: the left side must end a real word.
+        return bool(_GLUED_LEFT.search(text[max(0, start - 3) : start]))
+    low = token.lower()
+    nxt = text[match.end() : match.end() + 1]
+    if low in _ABBREVIATIONS or low.rstrip(".") in _ABBREVIATIONS:
+        return False
+    if (low in _NUMBER_ABBREVIATIONS) and nxt.isdigit():
+        return False
+    if _INITIALS.match(token):
+        return False
+    if _SINGLE_CAPITAL.match(token):
+        # "D. R. Parkinson": an initial after an initial is a name, but "vitamin D. We" ends.
+        prev_initial = bool(_PREV_INITIAL.search(text[max(0, start - 6) : start + 1]))
+        return not prev_initial and not _next_is_initial(text, match.end())
+    if match.group("space2") is not None:
+        # Lowercase-initial start ("mRNA levels", "p53 was"): trust only after a plain word.
+        return bool(_LOWER_START_OK.search(token)) and len(token) > 1
+    # "P=. 001"-style breaks and a bare period are not sentence ends.
+    return token != "" and token[-1] not in "=<>"
+
+
+def _next_is_initial(text: str, pos: int) -> bool:
+    return bool(_NEXT_INITIAL.match(text, pos))
+
+
+def split(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of ``text``: ``text[s:e]`` is a sentence, stripped of whitespace."""
+    n = len(text)
+    cuts: list[int] = []
+    spans = _bracket_mask(text)
+    for m in _CANDIDATE.finditer(text):
+        if spans and _inside(m.start(), spans):
+            continue
+        if _is_boundary(text, m):
+            # Cut after the punctuation and closers, before the whitespace.
+            space = m.group("space") or m.group("space2") or ""
+            cuts.append(m.end() - len(space))
+    out: list[tuple[int, int]] = []
+    prev = 0
+    for cut in [*cuts, n]:
+        s, e = prev, cut
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if s < e:
+            out.append((s, e))
+        prev = cut
+    return out
+
+
+def split_text(text: str) -> list[str]:
+    """The sentences themselves (convenience for evaluation and tests)."""
+    return [text[s:e] for s, e in split(text)]
