@@ -1,0 +1,147 @@
+"""A SQLite cache of fetched records: one row per PMID with its raw XML and fetch time.
+
+Also remembers what DOIs and PMCIDs resolved to, so a second run over the same list asks NCBI
+nothing at all. WAL mode and a busy timeout let two processes share one cache safely.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InvalidInput
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    pmid TEXT PRIMARY KEY,
+    xml BLOB NOT NULL,
+    fetched REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    alias TEXT PRIMARY KEY,   -- 'doi:10.1/x' or 'pmcid:PMC1'
+    pmid TEXT NOT NULL,
+    resolved REAL NOT NULL
+);
+"""
+# SQLite's default limit on host parameters is 999 on old builds; stay under it.
+_CHUNK = 900
+
+
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    configured = env.get("CYTOREVIEW_CACHE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("cytoreview", appauthor=False))
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    path: Path
+    records: int
+    aliases: int
+    size_bytes: int
+    oldest: float | None
+    newest: float | None
+
+
+class Cache:
+    """Thread-safe; one connection guarded by a lock (SQLite serialises writers anyway)."""
+
+    FILENAME = "records.sqlite3"
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.path = directory / self.FILENAME
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False,
+                                       isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise InvalidInput(f"cache {self.path}: cannot open ({exc})") from exc
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Cache:
+        return cls(default_cache_dir(environ))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Cache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, pmids: Sequence[str]) -> dict[str, bytes]:
+        """The cached XML of those ``pmids`` that are cached."""
+        found: dict[str, bytes] = {}
+        with self._lock:
+            for start in range(0, len(pmids), _CHUNK):
+                chunk = list(pmids[start : start + _CHUNK])
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT pmid, xml FROM records WHERE pmid IN ({marks})", chunk)
+                found.update((pmid, bytes(xml)) for pmid, xml in rows)
+        return found
+
+    def put(self, records: Mapping[str, bytes]) -> None:
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO records (pmid, xml, fetched) VALUES (?, ?, ?)",
+                    [(pmid, xml, now) for pmid, xml in records.items()])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def resolve(self, aliases: Iterable[str]) -> dict[str, str]:
+        """PMIDs for aliases (``doi:...``, ``pmcid:...``) resolved before."""
+        keys = list(aliases)
+        found: dict[str, str] = {}
+        with self._lock:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                found.update(self._db.execute(
+                    f"SELECT alias, pmid FROM aliases WHERE alias IN ({marks})", chunk))
+        return found
+
+    def remember(self, aliases: Mapping[str, str]) -> None:
+        now = time.time()
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO aliases (alias, pmid, resolved) VALUES (?, ?, ?)",
+                [(alias, pmid, now) for alias, pmid in aliases.items()])
+
+    def info(self) -> CacheInfo:
+        with self._lock:
+            records, oldest, newest = self._db.execute(
+                "SELECT count(*), min(fetched), max(fetched) FROM records").fetchone()
+            (aliases,) = self._db.execute("SELECT count(*) FROM aliases").fetchone()
+        size = sum(p.stat().st_size for p in self.directory.glob(self.FILENAME + "*"))
+        return CacheInfo(self.path, records, aliases, size, oldest, newest)
+
+    def clear(self) -> int:
+        """Delete every record and alias; returns how many records there were."""
+        with self._lock:
+            (count,) = self._db.execute("SELECT count(*) FROM records").fetchone()
+            self._db.execute("DELETE FROM records")
+            self._db.execute("DELETE FROM aliases")
+            self._db.execute("VACUUM")
+        return int(count)

@@ -1,0 +1,377 @@
+"""The NCBI E-utilities client: one throttled send path, with retry, for every request.
+
+NCBI's rules, all enforced in :meth:`EutilsClient.send`:
+
+* at most 3 requests/s, 10 with an API key, counted across retries and across every client in
+  the process (:class:`RateLimiter`);
+* ``tool`` and ``email`` on every request, ``api_key`` when given;
+* capped exponential backoff with jitter on 429, 5xx, connection errors and bodies that are
+  truncated, not XML/JSON, or carry an ``<ERROR>``;
+* efetch by GET for at most 200 IDs, by POST above that.
+
+The HTTP transport is injectable (``httpx.MockTransport`` in unit tests).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from . import __version__
+from .errors import CytoreviewError, ServiceError, ServiceUnavailable
+
+DEFAULT_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
+DEFAULT_IDCONV_URL = "https://pmc.ncbi.nlm.nih.gov/tools/idconv/api/v1/articles/"
+#: Where a non-NCBI E-utilities base (a mirror, the local stand-in) serves the ID converter.
+IDCONV_PATH = "/pmc/utils/idconv/v1.0/"
+GET_MAX_IDS = 200
+TOOL = "cytoreview"
+
+Expect = Literal["xml", "json"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where and how to talk to NCBI. :meth:`from_env` reads the INTERFACE.md variables."""
+
+    eutils_url: str = DEFAULT_EUTILS_URL
+    idconv_url: str = DEFAULT_IDCONV_URL
+    api_key: str | None = None
+    email: str | None = None
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    max_attempts: int = 6
+    backoff_base: float = 0.5
+    backoff_cap: float = 8.0
+    # Connection refusals are rarely transient; a few quick tries keep a dead URL's message fast.
+    max_connect_attempts: int = 3
+
+    @property
+    def rate(self) -> float:
+        return 10.0 if self.api_key else 3.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if environ is None else environ
+        eutils = env.get("CYTOREVIEW_EUTILS_URL") or DEFAULT_EUTILS_URL
+        if not eutils.endswith("/"):
+            eutils += "/"
+        idconv = env.get("CYTOREVIEW_IDCONV_URL")
+        if not idconv:
+            idconv = (DEFAULT_IDCONV_URL if eutils == DEFAULT_EUTILS_URL
+                      else urljoin(eutils, IDCONV_PATH))
+        values: dict[str, Any] = {
+            "eutils_url": eutils,
+            "idconv_url": idconv,
+            "api_key": env.get("NCBI_API_KEY") or None,
+            "email": env.get("NCBI_EMAIL") or None,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+class RateLimiter:
+    """Spaces request starts at least ``1/rate`` seconds apart, process-wide.
+
+    Spacing (rather than bursts) keeps every 1-second window at or under the limit even when
+    NCBI's clock and ours disagree by a few milliseconds; ``margin`` absorbs that jitter.
+    """
+
+    _shared: ClassVar[dict[float, RateLimiter]] = {}
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, rate: float, margin: float = 0.03):
+        self.rate = rate
+        self.interval = 1.0 / rate * (1.0 + margin)
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, rate: float) -> RateLimiter:
+        """The one limiter of this process for ``rate``."""
+        with cls._shared_lock:
+            if rate not in cls._shared:
+                cls._shared[rate] = cls(rate)
+            return cls._shared[rate]
+
+    def reserve(self) -> float:
+        """Reserve the next slot; returns how long to wait before using it."""
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+            return slot - now
+
+
+class Cancelled(CytoreviewError):
+    """The client was cancelled (Ctrl-C) while a request waited or retried."""
+
+
+@dataclass
+class Stats:
+    """What the client did: for progress bars, benchmarks and the closing summary."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0  # 429s received
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        with self.lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    count: int
+    ids: list[str]
+    webenv: str | None = None
+    query_key: str | None = None
+    not_found: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+_CLOSING = {"efetch": b"</PubmedArticleSet>", "esearch": b"</eSearchResult>"}
+_ERROR_TAG = re.compile(rb"<ERROR>(.*?)</ERROR>", re.DOTALL)
+
+
+class EutilsClient:
+    """A thread-safe E-utilities client. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        limiter: RateLimiter | None = None,
+    ):
+        self.settings = settings or Settings.from_env()
+        self.limiter = limiter or RateLimiter.shared(self.settings.rate)
+        self.stats = Stats()
+        self._cancel = threading.Event()
+        timeout = httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout)
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=timeout,
+            headers={"User-Agent": f"{TOOL}/{__version__} (+https://pypi.org/project/cytoreview/)"},
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+        )
+
+    def __enter__(self) -> EutilsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def cancel(self) -> None:
+        """Make waiting and retrying requests give up promptly (used on Ctrl-C)."""
+        self._cancel.set()
+
+    # -- the one send path ---------------------------------------------------------------------
+
+    def _common_params(self) -> dict[str, str]:
+        params = {"tool": TOOL}
+        if self.settings.email:
+            params["email"] = self.settings.email
+        if self.settings.api_key:
+            params["api_key"] = self.settings.api_key
+        return params
+
+    def _sleep(self, seconds: float) -> None:
+        if seconds > 0 and self._cancel.wait(seconds):
+            raise Cancelled("cancelled")
+        if self._cancel.is_set():
+            raise Cancelled("cancelled")
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        delay: float = min(self.settings.backoff_cap,
+                           self.settings.backoff_base * 2.0 ** (attempt - 1))
+        delay *= 0.5 + random.random() / 2  # jitter: parallel clients must not retry in step
+        return max(delay, retry_after or 0.0)
+
+    def send(
+        self,
+        url: str,
+        params: Mapping[str, str],
+        *,
+        method: Literal["GET", "POST"] = "GET",
+        expect: Expect = "xml",
+        closing: bytes | None = None,
+    ) -> bytes:
+        """Send one request through the rate limiter, retrying what NCBI's advice says to retry.
+
+        ``closing`` is the end tag a complete XML body must end with (truncation check).
+        Messages name ``url`` without its query, so the API key never appears in them.
+        """
+        full = {**params, **self._common_params()}
+        connect_failures = 0
+        attempt = 0
+        while True:
+            attempt += 1
+            self._sleep(self.limiter.reserve())
+            self.stats.add(requests=1)
+            try:
+                if method == "POST":
+                    response = self._http.post(url, data=full)
+                else:
+                    response = self._http.get(url, params=full)
+                return self._check(response, expect, closing)
+            except _Retry as exc:
+                failure = exc.reason
+                retry_after = exc.retry_after
+            except httpx.ConnectError as exc:
+                connect_failures += 1
+                if connect_failures >= self.settings.max_connect_attempts:
+                    raise ServiceUnavailable(url, _reason(exc)) from exc
+                failure, retry_after = _reason(exc), None
+            except httpx.TransportError as exc:  # timeouts, resets, protocol errors
+                failure, retry_after = _reason(exc), None
+                timed_out = isinstance(exc, httpx.TimeoutException)
+                if attempt >= self.settings.max_attempts and timed_out:
+                    raise ServiceUnavailable(url, failure) from exc
+            if attempt >= self.settings.max_attempts:
+                raise ServiceError(f"{url}: {failure} (gave up after {attempt} attempts)")
+            self.stats.add(retries=1)
+            self._sleep(self._backoff(attempt, retry_after))
+
+    def _check(self, response: httpx.Response, expect: Expect, closing: bytes | None) -> bytes:
+        status = response.status_code
+        if status == 429:
+            self.stats.add(throttled=1)
+            raise _Retry("rate limit exceeded (HTTP 429)", _retry_after(response))
+        if status >= 500:
+            raise _Retry(f"HTTP {status}", _retry_after(response))
+        if status >= 400:
+            raise ServiceError(f"{response.url.copy_with(query=None)}: HTTP {status}")
+        body = response.content
+        if expect == "json":
+            try:
+                data = json.loads(body)
+            except ValueError:
+                raise _Retry("response is not JSON") from None
+            if isinstance(data, dict):
+                error = data.get("error") or (data.get("esearchresult") or {}).get("ERROR")
+                if error:
+                    raise _Retry(f"error from NCBI: {str(error)[:200]}")
+            return body
+        stripped = body.strip()
+        if not stripped.startswith(b"<"):
+            raise _Retry("empty response" if not stripped else "response is not XML")
+        if stripped[:200].lower().find(b"<html") >= 0:
+            raise _Retry("response is an HTML page, not XML")
+        error = _ERROR_TAG.search(stripped[-2000:] if len(stripped) > 2000 else stripped)
+        if error:
+            raise _Retry(f"error from NCBI: {error.group(1).decode('utf-8', 'replace')[:200]}")
+        if closing and not stripped.endswith(closing):
+            raise _Retry("truncated response")
+        return body
+
+    # -- E-utilities -----------------------------------------------------------------------------
+
+    def _eutil(self, name: str) -> str:
+        return urljoin(self.settings.eutils_url, name)
+
+    def esearch(
+        self, term: str, *, retmax: int = 20, retstart: int = 0, usehistory: bool = False
+    ) -> SearchResult:
+        """Search PubMed. ``not_found`` lists phrases NCBI reports in its ErrorList."""
+        params = {"db": "pubmed", "term": term, "retmode": "json",
+                  "retmax": str(retmax), "retstart": str(retstart)}
+        if usehistory:
+            params["usehistory"] = "y"
+        method: Literal["GET", "POST"] = "POST" if len(term) > 1500 else "GET"
+        body = self.send(self._eutil("esearch.fcgi"), params, method=method, expect="json")
+        return _search_result(body, self._eutil("esearch.fcgi"))
+
+    def efetch(self, pmids: Sequence[str]) -> bytes:
+        """PubMed XML for ``pmids`` (GET up to 200, POST above). Unknown PMIDs are absent."""
+        params = {"db": "pubmed", "id": ",".join(pmids), "retmode": "xml"}
+        method: Literal["GET", "POST"] = "GET" if len(pmids) <= GET_MAX_IDS else "POST"
+        return self.send(self._eutil("efetch.fcgi"), params, method=method,
+                         closing=_CLOSING["efetch"])
+
+    def efetch_history(self, webenv: str, query_key: str, retstart: int, retmax: int) -> bytes:
+        params = {"db": "pubmed", "WebEnv": webenv, "query_key": query_key,
+                  "retstart": str(retstart), "retmax": str(retmax), "retmode": "xml"}
+        return self.send(self._eutil("efetch.fcgi"), params, closing=_CLOSING["efetch"])
+
+    def idconv(self, pmcids: Sequence[str]) -> dict[str, str | None]:
+        """Map PMCIDs to PMIDs through the PMC ID Converter (None: not known or no PMID)."""
+        out: dict[str, str | None] = {}
+        for start in range(0, len(pmcids), GET_MAX_IDS):
+            chunk = pmcids[start : start + GET_MAX_IDS]
+            body = self.send(self.settings.idconv_url,
+                             {"ids": ",".join(chunk), "format": "json", "idtype": "pmcid"},
+                             expect="json")
+            data = json.loads(body)
+            for record in data.get("records", []):
+                pmcid = str(record.get("pmcid") or record.get("requested-id") or "").upper()
+                pmid = record.get("pmid")
+                if pmcid:
+                    out[pmcid] = str(pmid) if pmid and "errmsg" not in record else None
+        return out
+
+
+def _search_result(body: bytes, url: str) -> SearchResult:
+    data = json.loads(body)
+    result = data.get("esearchresult")
+    if not isinstance(result, dict):
+        raise ServiceError(f"{url}: unexpected esearch answer")
+    if "ERROR" in result:
+        raise ServiceError(f"{url}: {result['ERROR']}")
+    errors = result.get("errorlist") or {}
+    warnings = result.get("warninglist") or {}
+    return SearchResult(
+        count=int(result.get("count", 0)),
+        ids=[str(i) for i in result.get("idlist", [])],
+        webenv=result.get("webenv"),
+        query_key=result.get("querykey"),
+        not_found=list(errors.get("phrasesnotfound", [])),
+        warnings=[*warnings.get("outputmessages", []), *warnings.get("quotedphrasesnotfound", [])],
+    )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return min(float(value), 30.0) if value else None
+    except ValueError:
+        return None
+
+
+def _reason(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc).lower()
+        if "name or service" in text or "nodename" in text or "getaddrinfo" in text:
+            return "host name not found"
+        return "connection refused" if "refused" in text else f"cannot connect ({exc})"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return f"connection failed ({type(exc).__name__})"
+
+
+def endpoint_name(url: str) -> str:
+    """``esearch`` for ``.../esearch.fcgi``: for request counts and progress."""
+    path = urlsplit(url).path.rstrip("/")
+    return path.rsplit("/", 1)[-1].removesuffix(".fcgi") or path

@@ -1,0 +1,173 @@
+"""Identifiers: what a user pastes (PMIDs, DOIs, PMCIDs, URLs) into validated, canonical IDs.
+
+Everything is checked here, before any request, so a typo costs no call to NCBI::
+
+    >>> parse_identifier("PMID: 15461571")
+    Identifier(kind='pmid', value='15461571', raw='PMID: 15461571')
+    >>> parse_identifier("https://doi.org/10.1097/01.CCO.0000142070.45097.68.").value
+    '10.1097/01.cco.0000142070.45097.68'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from .errors import InvalidIdentifier, InvalidInput
+
+Kind = Literal["pmid", "doi", "pmcid"]
+
+# PMIDs are positive integers; 9 digits leaves room beyond today's ~40 million.
+_PMID = re.compile(r"[1-9][0-9]{0,8}")
+_PMCID = re.compile(r"PMC[1-9][0-9]{0,9}", re.IGNORECASE)
+# Crossref's advice for matching modern DOIs: 10.NNNN(.NNNN)/suffix of printable characters.
+_DOI = re.compile(r"10\.[0-9]{4,9}(?:\.[0-9]+)*/\S+")
+_PREFIX = re.compile(r"^(pmid|pmcid|pmc|doi)\s*[:=]?\s*", re.IGNORECASE)
+_TRAILING = ".,;:'\"!?>"
+_PAIRS = {")": "(", "]": "[", "}": "{"}
+_PUBMED_HOSTS = {"pubmed.ncbi.nlm.nih.gov", "www.ncbi.nlm.nih.gov", "ncbi.nlm.nih.gov"}
+_PMC_HOSTS = {"pmc.ncbi.nlm.nih.gov", "www.ncbi.nlm.nih.gov", "ncbi.nlm.nih.gov",
+              "europepmc.org"}
+_DOI_HOSTS = {"doi.org", "dx.doi.org", "www.doi.org"}
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    """A validated identifier. ``value`` is canonical (DOIs lower-cased, PMCIDs upper-cased);
+    ``raw`` is what the user typed, for messages."""
+
+    kind: Kind
+    value: str
+    raw: str
+
+    def __str__(self) -> str:
+        return self.raw
+
+
+def _strip_trailing(doi: str) -> str:
+    """Drop sentence punctuation pasted after a DOI, keeping balanced brackets that belong to it
+    (``10.1016/S0140-6736(20)30183-5``)."""
+    while doi:
+        last = doi[-1]
+        unbalanced = last in _PAIRS and doi.count(_PAIRS[last]) < doi.count(last)
+        if last in _TRAILING or unbalanced:
+            doi = doi[:-1]
+        else:
+            break
+    return doi
+
+
+def _from_url(text: str) -> str | None:
+    """The identifier part of a PubMed, PMC or doi.org URL, or None if ``text`` is no URL."""
+    if not re.match(r"^(https?://|www\.|(dx\.)?doi\.org/|pubmed\.ncbi)", text, re.IGNORECASE):
+        return None
+    url = urlsplit(text if "://" in text else "https://" + text)
+    host = (url.hostname or "").lower()
+    path = unquote(url.path)
+    if host in _DOI_HOSTS:
+        return "doi:" + path.lstrip("/")
+    segments = [s for s in path.split("/") if s]
+    if host in _PMC_HOSTS:
+        for seg in segments:
+            if _PMCID.fullmatch(seg):
+                return seg
+    if host in _PUBMED_HOSTS:
+        for seg in segments:
+            if _PMID.fullmatch(seg):
+                return seg
+    return ""  # a URL, but not one that names a record
+
+
+def parse_identifier(text: str) -> Identifier:
+    """Parse one identifier, or raise :class:`InvalidIdentifier` naming it."""
+    raw = text
+    text = text.strip().strip("<>\"'").strip()
+    if not text:
+        raise InvalidIdentifier(raw, "empty identifier")
+    from_url = _from_url(text)
+    if from_url == "":
+        raise InvalidIdentifier(raw, "not a PubMed, PMC or doi.org URL with an identifier")
+    if from_url is not None:
+        text = from_url
+
+    explicit: str | None = None
+    match = _PREFIX.match(text)
+    if match:
+        explicit = match.group(1).lower()
+        text = text[match.end():].strip()
+    candidate = _strip_trailing(text)
+
+    if explicit in (None, "pmid") and _PMID.fullmatch(candidate):
+        return Identifier("pmid", candidate, raw)
+    if explicit in (None, "pmc", "pmcid"):
+        if _PMCID.fullmatch(candidate):
+            return Identifier("pmcid", candidate.upper(), raw)
+        if explicit and _PMID.fullmatch(candidate):
+            return Identifier("pmcid", "PMC" + candidate, raw)
+    if explicit in (None, "doi") and _DOI.fullmatch(candidate):
+        return Identifier("doi", candidate.lower(), raw)
+    if explicit == "pmid" or candidate.isdigit():
+        raise InvalidIdentifier(raw, "not a valid PMID (a positive whole number)")
+    if explicit == "doi" or candidate.startswith("10."):
+        raise InvalidIdentifier(raw, "not a valid DOI (expected 10.NNNN/suffix)")
+    raise InvalidIdentifier(raw)
+
+
+def parse_identifiers(texts: Iterable[str]) -> list[Identifier]:
+    """Parse and de-duplicate, keeping input order; the first invalid one raises."""
+    return unique(parse_identifier(t) for t in texts)
+
+
+def unique(identifiers: Iterable[Identifier]) -> list[Identifier]:
+    seen: set[tuple[str, str]] = set()
+    out: list[Identifier] = []
+    for ident in identifiers:
+        key = (ident.kind, ident.value)
+        if key not in seen:
+            seen.add(key)
+            out.append(ident)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class IdList:
+    """An ID list file read leniently: the valid IDs and the lines that were not."""
+
+    identifiers: list[Identifier]
+    invalid: list[tuple[int, InvalidIdentifier]]
+
+
+def read_id_list(data: bytes, source: str) -> IdList:
+    """Read an ID list: one ID per line, ``#`` comments and blank lines ignored.
+
+    Invalid lines are returned (to be named and skipped); a file that is not text at all, or has
+    no valid ID among non-empty lines, is malformed and raises :class:`InvalidInput`.
+    """
+    if b"\x00" in data:
+        raise InvalidInput(f"{source}: not an ID list (binary data)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{source}: not an ID list (invalid UTF-8 at byte {exc.start})") from exc
+    found: list[Identifier] = []
+    invalid: list[tuple[int, InvalidIdentifier]] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        # '#' starts a comment at line start or after whitespace; DOIs may contain '#'.
+        content = re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip()
+        if not content:
+            continue
+        try:
+            found.append(parse_identifier(content))
+        except InvalidIdentifier as exc:
+            invalid.append((lineno, exc))
+    if invalid and not found:
+        lineno, first = invalid[0]
+        raise InvalidInput(f"{source}: no valid identifier (line {lineno}: {first})")
+    return IdList(unique(found), invalid)
+
+
+def chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
