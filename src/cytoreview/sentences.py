@@ -1,9 +1,9 @@
 """Sentence splitting for biomedical abstracts, with exact character offsets.
 
 ``split(text)`` returns ``[(start, end), ...]`` such that ``text[start:end]`` is one sentence
-with no surrounding whitespace; the spans are ordered, do not overlap and together cover every non-space
-character of ``text``. That contract lets roles be attached to the abstract by offset and lets a
-reader rebuild the abstract from its sentences.
+with no surrounding whitespace; the spans are ordered, do not overlap and together cover every
+non-space character of ``text``. That contract lets roles be attached to the abstract by offset and
+lets a reader rebuild the abstract from its sentences.
 
 The splitter is rule based (it runs on every abstract, so it must be fast and predictable): a
 candidate boundary is a ``.``, ``?`` or ``!`` (plus closing quotes/brackets) followed by whitespace
