@@ -84,7 +84,8 @@ def _from_url(text: str) -> str | None:
 def parse_identifier(text: str) -> Identifier:
     """Parse one identifier, or raise :class:`InvalidIdentifier` naming it."""
     raw = text
-    text = text.strip().strip("<>\"'").strip()
+    # Pasted from prose: "(doi:10.1/x)," or "<https://doi.org/...>".
+    text = text.strip().strip("<>\"'").lstrip("([{").strip()
     if not text:
         raise InvalidIdentifier(raw, "empty identifier")
     from_url = _from_url(text)
@@ -97,7 +98,7 @@ def parse_identifier(text: str) -> Identifier:
     match = _PREFIX.match(text)
     if match:
         explicit = match.group(1).lower()
-        text = text[match.end():].strip()
+        text = text[match.end():].strip().lstrip("([{")
     candidate = _strip_trailing(text)
 
     if explicit in (None, "pmid") and _PMID.fullmatch(candidate):

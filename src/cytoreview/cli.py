@@ -1,0 +1,475 @@
+"""The ``cytoreview`` command: a thin Typer layer over :mod:`cytoreview.service` and friends.
+
+Errors become a one-line message and an exit code in one place, :func:`_handled`; data goes to
+stdout (or ``-o FILE``, written atomically), everything else to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .errors import CytoreviewError, ExitStatus, InvalidInput
+from .ids import Identifier
+from .model import Article
+
+app = typer.Typer(
+    name="cytoreview",
+    help="From PMIDs and DOIs to what each paper was for, what it found and what it concludes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+)
+cache_app = typer.Typer(help="Inspect or clear the local record cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    md = "md"
+    csv = "csv"
+    ris = "ris"
+    bibtex = "bibtex"
+
+
+# -- shared options, defined once ---------------------------------------------------------------
+FormatOpt = Annotated[OutputFormat, typer.Option(
+    "--format", "-f", case_sensitive=False,
+    help="table (for reading), json, jsonl, md (Markdown digest), csv, ris or bibtex.")]
+OutputOpt = Annotated[Path | None, typer.Option(
+    "--output", "-o", dir_okay=False, help="Write to FILE (atomically) instead of stdout.")]
+FullOpt = Annotated[bool, typer.Option(
+    "--full", help="Table format: show every article in full, not the overview.")]
+AllRolesOpt = Annotated[bool, typer.Option(
+    "--all-roles", help="Table format: also show Background and Methods.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or notes.")]
+RefreshOpt = Annotated[bool, typer.Option(
+    "--refresh", help="Ignore cached records and fetch them again.")]
+OfflineOpt = Annotated[bool, typer.Option(
+    "--offline", help="Use only the cache; inputs not in it fail (exit 1).")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]
+
+
+@dataclass
+class Consoles:
+    """The one stdout console and the one stderr console, passed to whatever prints."""
+
+    out: Console = field(default_factory=lambda: Console(highlight=False))
+    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+
+    def say(self, message: str, style: str | None = None) -> None:
+        # soft_wrap keeps each message on one line however narrow the terminal.
+        self.err.print(message, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+def _consoles(ctx: typer.Context) -> Consoles:
+    if not isinstance(ctx.obj, Consoles):
+        ctx.obj = Consoles()
+    return ctx.obj
+
+
+@contextmanager
+def _handled(cons: Consoles) -> Iterator[None]:
+    """The one place where errors become messages and exit codes. Never a traceback."""
+    from .service import Interrupted
+
+    try:
+        yield
+    except Interrupted as exc:
+        cons.say(f"cytoreview: {exc}; fetched records are cached, run the same command again "
+                 "to finish", style="yellow")
+        if exc.remaining:
+            cons.say("not fetched: " + ", ".join(exc.remaining[:20])
+                     + (f" and {len(exc.remaining) - 20} more" if len(exc.remaining) > 20 else ""))
+        raise typer.Exit(ExitStatus.INTERRUPTED) from None
+    except CytoreviewError as exc:
+        cons.say(f"cytoreview: {exc}", style="red")
+        raise typer.Exit(exc.exit_status) from None
+    except KeyboardInterrupt:
+        cons.say("cytoreview: interrupted", style="yellow")
+        raise typer.Exit(ExitStatus.INTERRUPTED) from None
+
+
+@contextmanager
+def _open_output(path: Path | None) -> Iterator[TextIO]:
+    """stdout, or a temporary file renamed over ``path`` only once complete."""
+    if path is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.touch()
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot write ({exc.strerror})") from exc
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _emit(
+    cons: Consoles,
+    articles: Iterable[Article],
+    fmt: OutputFormat,
+    output: Path | None,
+    command: str,
+    inputs: list[str],
+    *,
+    full: bool = False,
+    all_roles: bool = False,
+) -> int:
+    """Write articles in ``fmt``; returns how many were written."""
+    from .export import Provenance, write
+
+    with _open_output(output) as stream:
+        if fmt is OutputFormat.table:
+            from .render import show
+
+            shown = list(articles)
+            console = cons.out if output is None else Console(file=stream, width=100,
+                                                              no_color=True)
+            show(shown, console, full=full, all_roles=all_roles)
+            return len(shown)
+        provenance = Provenance(command=command, inputs=tuple(inputs))
+        return write(articles, fmt.value, stream, provenance)
+
+
+def _progress(cons: Consoles, quiet: bool) -> ProgressBar | None:
+    if quiet or not cons.err.is_terminal:
+        return None
+    return ProgressBar(cons.err)
+
+
+class ProgressBar:
+    """A Rich progress bar on stderr: records done of wanted, requests sent, rate, ETA."""
+
+    def __init__(self, console: Console):
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(),
+            MofNCompleteColumn(), TextColumn("{task.fields[requests]} requests"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True)
+        self._task = self._progress.add_task("records", total=None, requests=0)
+
+    def __call__(self, done: int, total: int, requests: int) -> None:
+        self._progress.update(self._task, completed=done, total=total or None,
+                              requests=requests)
+
+    def __enter__(self) -> ProgressBar:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+
+def _run_fetch(ctx: typer.Context, command: str, inputs: list[str], fetch_job: str,
+               fmt: OutputFormat, output: Path | None, *, quiet: bool, refresh: bool,
+               offline: bool, no_cache: bool, full: bool, all_roles: bool,
+               identifiers: Sequence[Identifier] = (), query: str | None = None,
+               max_results: int = 20) -> None:
+    """Shared by fetch, batch and search: run the service, write what came back, name
+    failures, exit with INTERFACE.md's code. On Ctrl-C the partial result is written."""
+    from .cache import Cache
+    from .service import FetchResult, Interrupted, fetch, search
+
+    cons = _consoles(ctx)
+    with _handled(cons):
+        cache = None if no_cache else Cache.from_env()
+        bar = _progress(cons, quiet)
+        interrupted: Interrupted | None = None
+        result: FetchResult
+        try:
+            with bar if bar else _null():
+                if fetch_job == "search":
+                    assert query is not None
+                    result = search(query, max_results=max_results, cache=cache,
+                                    refresh=refresh, offline=offline, progress=bar)
+                else:
+                    result = fetch(identifiers, cache=cache, refresh=refresh,
+                                   offline=offline, progress=bar)
+        except Interrupted as exc:
+            interrupted, result = exc, exc.result
+        finally:
+            if cache:
+                cache.close()
+        if result.fatal:
+            cons.say(f"cytoreview: {result.fatal}", style="red")
+        written = _emit(cons, result.articles, fmt, output, command, inputs,
+                        full=full, all_roles=all_roles)
+        if interrupted:
+            raise interrupted
+        for failure in result.failures:
+            cons.say(f"cytoreview: {failure.input}: {failure.reason}", style="red")
+        if result.note and not quiet:
+            cons.say(result.note, style="yellow")
+        if not quiet and output is not None:
+            cons.say(f"wrote {written} record(s) to {output}", style="dim")
+        raise typer.Exit(result.exit_status)
+
+
+@contextmanager
+def _null() -> Iterator[None]:
+    yield
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+@app.command()
+def fetch(
+    ctx: typer.Context,
+    ids: Annotated[list[str], typer.Argument(
+        help="PMIDs, DOIs, PMCIDs, PubMed or doi.org URLs, 'PMID: 123'.", show_default=False)],
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+    full: FullOpt = False,
+    all_roles: AllRolesOpt = False,
+    quiet: QuietOpt = False,
+    refresh: RefreshOpt = False,
+    offline: OfflineOpt = False,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Fetch records by identifier and show what each paper was for, found and concluded.
+
+    Example:
+
+        cytoreview fetch 15461571 10.1097/01.cco.0000142070.45097.68 --format json
+    """
+    from .ids import parse_identifiers
+
+    cons = _consoles(ctx)
+    with _handled(cons):
+        identifiers = parse_identifiers(ids)  # every ID checked before any request
+    _run_fetch(ctx, "fetch", ids, "fetch", fmt, output, quiet=quiet, refresh=refresh,
+               offline=offline, no_cache=no_cache, full=full, all_roles=all_roles,
+               identifiers=identifiers)
+
+
+@app.command()
+def batch(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(
+        help="ID list: one per line, '#' comments and blank lines ignored; '-' for stdin.",
+        metavar="FILE", show_default=False)],
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+    full: FullOpt = False,
+    all_roles: AllRolesOpt = False,
+    quiet: QuietOpt = False,
+    refresh: RefreshOpt = False,
+    offline: OfflineOpt = False,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Fetch every identifier in an ID list file; interrupted runs resume from the cache.
+
+    Example:
+
+        cytoreview batch data/seeds/ids.txt --format md -o digest.md
+    """
+    from .ids import read_id_list
+
+    cons = _consoles(ctx)
+    with _handled(cons):
+        data = _read_input(file)
+        listing = read_id_list(data, "stdin" if file == "-" else file)
+    for lineno, error in listing.invalid:
+        cons.say(f"cytoreview: {file}:{lineno}: {error} (skipped)", style="yellow")
+    inputs = [i.raw for i in listing.identifiers]
+    try:
+        _run_fetch(ctx, "batch", inputs, "fetch", fmt, output, quiet=quiet, refresh=refresh,
+                   offline=offline, no_cache=no_cache, full=full, all_roles=all_roles,
+                   identifiers=listing.identifiers)
+    except typer.Exit as done:
+        if listing.invalid and done.exit_code == ExitStatus.SUCCESS:
+            raise typer.Exit(ExitStatus.PARTIAL) from None
+        raise
+
+
+def _read_input(file: str) -> bytes:
+    if file == "-":
+        if sys.stdin is None or sys.stdin.closed:
+            raise InvalidInput("stdin: no input")
+        return sys.stdin.buffer.read()
+    path = Path(file)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise InvalidInput(f"{file}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise InvalidInput(f"{file}: is a directory") from exc
+    except OSError as exc:
+        raise InvalidInput(f"{file}: cannot read ({exc.strerror})") from exc
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="A PubMed query.", show_default=False)],
+    max_results: Annotated[int, typer.Option(
+        "--max", min=1, max=9999, help="How many results to fetch (PubMed allows 9,999).")] = 20,
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+    full: FullOpt = False,
+    all_roles: AllRolesOpt = False,
+    quiet: QuietOpt = False,
+    refresh: RefreshOpt = False,
+    offline: OfflineOpt = False,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Search PubMed, then fetch and summarize the results.
+
+    Example:
+
+        cytoreview search "interleukin-2 AND melanoma" --max 30 --format md -o il2.md
+    """
+    _run_fetch(ctx, "search", [query], "search", fmt, output, quiet=quiet, refresh=refresh,
+               offline=offline, no_cache=no_cache, full=full, all_roles=all_roles,
+               query=query, max_results=max_results)
+
+
+@app.command()
+def parse(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(
+        help="PubMed XML files (.xml or .xml.gz): efetch output, baseline or update files.",
+        show_default=False)],
+    fmt: FormatOpt = OutputFormat.table,
+    output: OutputOpt = None,
+    full: FullOpt = False,
+    all_roles: AllRolesOpt = False,
+    quiet: QuietOpt = False,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, help="Worker processes (default: all cores).")] = None,
+    no_roles: Annotated[bool, typer.Option(
+        "--no-roles", help="Skip sentence roles (faster; sentences and summary stay empty).")
+    ] = False,
+) -> None:
+    """Parse local PubMed XML and summarize every record, streaming.
+
+    Example:
+
+        cytoreview parse data/seeds/seeds.xml
+        cytoreview parse pubmed25n0001.xml.gz pubmed25n0002.xml.gz -f jsonl -o out.jsonl
+    """
+    from .localfiles import parse_files
+
+    cons = _consoles(ctx)
+    errors: list[CytoreviewError] = []
+    state = {"interrupted": False}
+
+    def records() -> Iterator[Article]:
+        try:
+            for item in parse_files([str(f) for f in files], jobs=jobs, roles=not no_roles):
+                if isinstance(item, CytoreviewError):
+                    errors.append(item)
+                    cons.say(f"cytoreview: {item}", style="red")
+                else:
+                    yield item
+        except KeyboardInterrupt:
+            state["interrupted"] = True
+
+    with _handled(cons):
+        _emit(cons, records(), fmt, output, "parse", [str(f) for f in files],
+              full=full, all_roles=all_roles)
+    if state["interrupted"]:
+        cons.say("cytoreview: interrupted; the output holds the records parsed so far",
+                 style="yellow")
+        raise typer.Exit(ExitStatus.INTERRUPTED)
+    if errors:
+        raise typer.Exit(max(e.exit_status for e in errors))
+
+
+@cache_app.command("info")
+def cache_info(ctx: typer.Context) -> None:
+    """Show where the cache is and what it holds.
+
+    Example:
+
+        cytoreview cache info
+    """
+    from .cache import Cache
+
+    cons = _consoles(ctx)
+    with _handled(cons), Cache.from_env() as cache:
+        info = cache.info()
+
+    def when(ts: float | None) -> str:
+        return datetime.fromtimestamp(ts).isoformat(timespec="seconds") if ts else "-"
+
+    cons.out.print(f"path:     {info.path}\nrecords:  {info.records}\naliases:  {info.aliases}"
+                   f"\nsize:     {info.size_bytes / 1e6:.1f} MB\noldest:   {when(info.oldest)}"
+                   f"\nnewest:   {when(info.newest)}", markup=False, highlight=False)
+
+
+@cache_app.command("clear")
+def cache_clear(ctx: typer.Context) -> None:
+    """Delete every cached record.
+
+    Example:
+
+        cytoreview cache clear
+    """
+    from .cache import Cache
+
+    cons = _consoles(ctx)
+    with _handled(cons), Cache.from_env() as cache:
+        count = cache.clear()
+    cons.say(f"removed {count} cached record(s) from {cache.path}")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cytoreview {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    ctx.obj = Consoles()
+
+
+def main() -> None:
+    """Console-script entry point: the last guard against tracebacks."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        print("cytoreview: interrupted", file=sys.stderr)
+        sys.exit(ExitStatus.INTERRUPTED)
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("CYTOREVIEW_DEBUG"):
+            raise
+        print(f"cytoreview: internal error: {type(exc).__name__}: {exc} "
+              "(set CYTOREVIEW_DEBUG=1 for the traceback)", file=sys.stderr)
+        sys.exit(ExitStatus.PARTIAL)

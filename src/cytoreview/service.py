@@ -1,0 +1,343 @@
+"""The library's front door: identifiers or a query in, summarized articles out.
+
+:func:`fetch` and :func:`search` do what the CLI's ``fetch``, ``batch`` and ``search`` do:
+resolve DOIs and PMCIDs, read the cache, fetch what is missing in pipelined batches at NCBI's
+rate, confirm every DOI against the record's own DOI, match records to inputs by PMID, and
+annotate sentence roles. Failures are collected per input; nothing fetched is ever dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from . import parse
+from .cache import Cache
+from .errors import CytoreviewError, ExitStatus, ServiceError, ServiceUnavailable
+from .eutils import GET_MAX_IDS, Cancelled, EutilsClient
+from .ids import Identifier, parse_identifier, unique
+from .model import Article
+
+#: PubMed's esearch will not page past this many results.
+MAX_SEARCH = 9999
+#: DOIs OR-ed into one esearch term: a few kB of query, one request instead of a hundred.
+DOIS_PER_SEARCH = 100
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An input that produced no record, and why (one line, for stderr)."""
+
+    input: str
+    reason: str
+
+
+@dataclass
+class FetchResult:
+    """Articles in input order (one per distinct PMID) and the inputs that failed."""
+
+    articles: list[Article] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    from_cache: int = 0
+    fetched: int = 0
+    requests: int = 0
+    fatal: str | None = None  # a service-wide failure (e.g. connection refused), said once
+    note: str | None = None  # e.g. "PubMed has 12,345 results; showing the first 9,999"
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return ExitStatus.PARTIAL if self.failures else ExitStatus.SUCCESS
+
+
+class Interrupted(CytoreviewError):
+    """Ctrl-C: ``result`` holds everything fetched so far (it is in the cache too)."""
+
+    exit_status = ExitStatus.INTERRUPTED
+
+    def __init__(self, result: FetchResult, remaining: list[str]):
+        self.result = result
+        self.remaining = remaining
+        super().__init__(f"interrupted: {len(remaining)} input(s) not fetched")
+
+
+#: Called with (records done, records wanted, requests sent) as work completes.
+Progress = Callable[[int, int, int], None]
+
+
+class Fetcher:
+    """One fetch job. Keeps partial state so an interrupt can hand back what it has."""
+
+    def __init__(
+        self,
+        client: EutilsClient,
+        cache: Cache | None = None,
+        *,
+        refresh: bool = False,
+        offline: bool = False,
+        roles: bool = True,
+        batch_size: int = GET_MAX_IDS,
+        workers: int = 6,
+        progress: Progress | None = None,
+    ):
+        self.client = client
+        self.cache = cache
+        self.refresh = refresh
+        self.offline = offline
+        self.roles = roles
+        self.batch_size = batch_size
+        self.workers = workers
+        self.progress = progress
+        self._records: dict[str, Article] = {}
+        self._errors: dict[str, str] = {}  # pmid -> why it could not be fetched
+        self._lock = threading.Lock()
+        self._wanted = 0
+        self.result = FetchResult()
+
+    # -- public ---------------------------------------------------------------------------------
+
+    def run(self, identifiers: Sequence[Identifier]) -> FetchResult:
+        resolved = self._resolve(identifiers)
+        pmids = list(dict.fromkeys(p for group in resolved.values() for p in group))
+        try:
+            self._load(pmids)
+        except KeyboardInterrupt:
+            self.client.cancel()
+            result = self._assemble(identifiers, resolved)
+            done = {a.pmid for a in result.articles}
+            remaining = [str(i) for i in identifiers
+                         if not set(resolved.get(i, [])) & done and not self._is_unknown(i)]
+            raise Interrupted(result, remaining) from None
+        return self._assemble(identifiers, resolved)
+
+    # -- resolution ------------------------------------------------------------------------------
+
+    def _resolve(self, identifiers: Sequence[Identifier]) -> dict[Identifier, list[str]]:
+        """Candidate PMIDs per identifier. DOI candidates are confirmed after fetching."""
+        out: dict[Identifier, list[str]] = {}
+        dois = [i for i in identifiers if i.kind == "doi"]
+        pmcids = [i for i in identifiers if i.kind == "pmcid"]
+        for ident in identifiers:
+            out[ident] = [ident.value] if ident.kind == "pmid" else []
+        known = (self.cache.resolve(f"{i.kind}:{i.value}" for i in dois + pmcids)
+                 if self.cache and not self.refresh else {})
+        for ident in dois + pmcids:
+            if f"{ident.kind}:{ident.value}" in known:
+                out[ident] = [known[f"{ident.kind}:{ident.value}"]]
+        todo_dois = [i for i in dois if not out[i]]
+        todo_pmcids = [i for i in pmcids if not out[i]]
+        if self.offline or not (todo_dois or todo_pmcids):
+            return out
+        try:
+            for start in range(0, len(todo_dois), DOIS_PER_SEARCH):
+                chunk = todo_dois[start : start + DOIS_PER_SEARCH]
+                term = " OR ".join(f'"{i.value}"[doi]' for i in chunk)
+                found = self.client.esearch(term, retmax=len(chunk) * 3)
+                for ident in chunk:
+                    out[ident] = found.ids  # confirmed per DOI once the records are here
+            if todo_pmcids:
+                mapping = self.client.idconv([i.value for i in todo_pmcids])
+                for ident in todo_pmcids:
+                    pmid = mapping.get(ident.value)
+                    out[ident] = [pmid] if pmid else []
+                    if not pmid:
+                        self._errors.setdefault(f"pmcid:{ident.value}", "PMCID not known to PMC")
+        except ServiceUnavailable as exc:
+            self.result.fatal = str(exc)
+        except ServiceError as exc:
+            for ident in todo_dois + todo_pmcids:
+                self._errors.setdefault(f"{ident.kind}:{ident.value}", str(exc))
+        return out
+
+    def _is_unknown(self, ident: Identifier) -> bool:
+        return f"{ident.kind}:{ident.value}" in self._errors
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def _load(self, pmids: list[str]) -> None:
+        self._wanted = len(pmids)
+        missing = pmids
+        if self.cache and not self.refresh and pmids:
+            cached = self.cache.get(pmids)
+            for article in self._parse(cached.values(), source="cache"):
+                self._records[article.pmid] = article
+            self.result.from_cache = len(self._records)
+            missing = [p for p in pmids if p not in self._records]
+        self._report()
+        if not missing or self.offline or self.result.fatal:
+            return
+        batches = [missing[i : i + self.batch_size]
+                   for i in range(0, len(missing), self.batch_size)]
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(batches))),
+                                thread_name_prefix="efetch") as pool:
+            pending: set[Future[None]] = {pool.submit(self._fetch_batch, b) for b in batches}
+            try:
+                while pending:
+                    # A timeout keeps the main thread responsive to Ctrl-C.
+                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        future.result()
+            except BaseException:
+                self.client.cancel()
+                for future in pending:
+                    future.cancel()
+                raise
+
+    def _fetch_batch(self, batch: Sequence[str]) -> None:
+        """Fetch a batch; if the service keeps failing on it, halve it to isolate bad IDs."""
+        if self.result.fatal:
+            return
+        try:
+            data = self.client.efetch(batch)
+        except Cancelled:
+            return
+        except ServiceUnavailable as exc:
+            self.result.fatal = str(exc)
+            return
+        except ServiceError as exc:
+            if len(batch) > 1:
+                middle = len(batch) // 2
+                self._fetch_batch(batch[:middle])
+                self._fetch_batch(batch[middle:])
+            else:
+                with self._lock:
+                    self._errors[batch[0]] = str(exc)
+            return
+        records = parse.parse_records(data, source="efetch")
+        wanted = set(batch)
+        raw = {a.pmid: xml for a, xml in records if a.pmid in wanted}
+        if self.cache and raw:
+            self.cache.put(raw)
+        with self._lock:
+            for article, _ in records:
+                if article.pmid in wanted:
+                    self._records[article.pmid] = article
+            self.result.fetched += len(raw)
+        self._report()
+
+    def _parse(self, blobs: Iterable[bytes], source: str) -> list[Article]:
+        blobs = list(blobs)
+        if not blobs:
+            return []
+        data = b"<PubmedArticleSet>" + b"".join(blobs) + b"</PubmedArticleSet>"
+        return [article for article, _ in parse.parse_records(data, source=source)]
+
+    def _report(self) -> None:
+        self.result.requests = self.client.stats.requests
+        if self.progress:
+            self.progress(len(self._records), self._wanted, self.client.stats.requests)
+
+    # -- assembly --------------------------------------------------------------------------------
+
+    def _assemble(self, identifiers: Sequence[Identifier],
+                  resolved: dict[Identifier, list[str]]) -> FetchResult:
+        result = self.result
+        result.requests = self.client.stats.requests
+        seen: set[str] = set()
+        aliases: dict[str, str] = {}
+        for ident in identifiers:
+            article = self._match(ident, resolved.get(ident, []))
+            if article is None:
+                result.failures.append(Failure(ident.raw, self._why(ident, resolved)))
+                continue
+            if ident.kind != "pmid":
+                aliases[f"{ident.kind}:{ident.value}"] = article.pmid
+            if article.pmid not in seen:
+                seen.add(article.pmid)
+                result.articles.append(article)
+        if self.cache and aliases:
+            self.cache.remember(aliases)
+        if self.roles:
+            from .roles import annotate
+
+            result.articles = [annotate(a) for a in result.articles]
+        return result
+
+    def _match(self, ident: Identifier, candidates: list[str]) -> Article | None:
+        for pmid in candidates:
+            article = self._records.get(pmid)
+            if article is None:
+                continue
+            # A DOI search can also hit records that merely cite the DOI: only the record's
+            # own DOI counts.
+            if ident.kind == "doi" and (article.doi or "").lower() != ident.value:
+                continue
+            return article
+        return None
+
+    def _why(self, ident: Identifier, resolved: dict[Identifier, list[str]]) -> str:
+        key = f"{ident.kind}:{ident.value}"
+        if key in self._errors:
+            return self._errors[key]
+        for pmid in resolved.get(ident, []):
+            if pmid in self._errors:
+                return f"not retrieved: {self._errors[pmid]}"
+        if self.result.fatal:
+            return "not retrieved (service unreachable)"
+        if self.offline:
+            return "not in the cache (--offline)"
+        return {"pmid": "PMID not found in PubMed", "doi": "DOI not found in PubMed",
+                "pmcid": "PMCID not found in PubMed"}[ident.kind]
+
+
+def fetch(
+    ids: Iterable[str | Identifier],
+    *,
+    client: EutilsClient | None = None,
+    cache: Cache | None = None,
+    refresh: bool = False,
+    offline: bool = False,
+    roles: bool = True,
+    progress: Progress | None = None,
+) -> FetchResult:
+    """Fetch and summarize records for PMIDs, DOIs, PMCIDs or URLs, in input order.
+
+    Invalid identifiers raise :class:`~cytoreview.errors.InvalidIdentifier` before any request.
+    Settings come from the environment (``CYTOREVIEW_EUTILS_URL``, ``NCBI_API_KEY``, ...)
+    unless a ``client`` is given.
+    """
+    identifiers = unique(i if isinstance(i, Identifier) else parse_identifier(i) for i in ids)
+    with _client(client) as active:
+        fetcher = Fetcher(active, cache, refresh=refresh, offline=offline, roles=roles,
+                          progress=progress)
+        return fetcher.run(identifiers)
+
+
+def search(
+    query: str,
+    *,
+    max_results: int = 20,
+    client: EutilsClient | None = None,
+    cache: Cache | None = None,
+    refresh: bool = False,
+    offline: bool = False,
+    roles: bool = True,
+    progress: Progress | None = None,
+) -> FetchResult:
+    """Search PubMed, then fetch and summarize the hits (NCBI's default order)."""
+    wanted = max(0, min(max_results, MAX_SEARCH))
+    with _client(client) as active:
+        found = active.esearch(query, retmax=wanted)
+        identifiers = [Identifier("pmid", pmid, pmid) for pmid in found.ids[:wanted]]
+        fetcher = Fetcher(active, cache, refresh=refresh, offline=offline, roles=roles,
+                          progress=progress)
+        result = fetcher.run(identifiers)
+    if not found.ids:
+        result.note = f"no PubMed results for {query!r}"
+    elif found.count > len(identifiers):
+        result.note = f"PubMed has {found.count:,} results for {query!r}; showing the first " \
+                      f"{len(identifiers):,}"
+        if found.count > MAX_SEARCH and len(identifiers) == MAX_SEARCH:
+            result.note += " (esearch returns at most 9,999)"
+    return result
+
+
+@contextmanager
+def _client(client: EutilsClient | None) -> Iterator[EutilsClient]:
+    if client is not None:
+        yield client
+        return
+    with EutilsClient() as own:
+        yield own

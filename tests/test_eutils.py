@@ -1,0 +1,168 @@
+"""The E-utilities client against httpx.MockTransport: NCBI's rules in the one send path."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from cytoreview.errors import ServiceError, ServiceUnavailable
+from cytoreview.eutils import EutilsClient, RateLimiter, Settings
+
+BASE = "http://eutils.test/entrez/eutils/"
+SET = b'<?xml version="1.0"?>\n<PubmedArticleSet><PubmedArticle/></PubmedArticleSet>\n'
+
+
+class CountingLimiter(RateLimiter):
+    def __init__(self) -> None:
+        super().__init__(rate=1000)
+        self.reservations = 0
+
+    def reserve(self) -> float:
+        self.reservations += 1
+        return 0.0
+
+
+def make_client(handler: Callable[[httpx.Request], httpx.Response], **settings: object
+                ) -> tuple[EutilsClient, CountingLimiter, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return handler(request)
+
+    limiter = CountingLimiter()
+    options: dict[str, object] = {"eutils_url": BASE, "backoff_base": 0.001,
+                                  "backoff_cap": 0.002, **settings}
+    client = EutilsClient(Settings(**options),  # type: ignore[arg-type]
+                          transport=httpx.MockTransport(record), limiter=limiter)
+    return client, limiter, seen
+
+
+def params_of(request: httpx.Request) -> dict[str, str]:
+    if request.method == "POST":
+        query = parse_qs(request.content.decode())
+    else:
+        query = parse_qs(request.url.query.decode())
+    return {k: v[0] for k, v in query.items()}
+
+
+def test_every_request_carries_tool_email_and_key() -> None:
+    client, _, seen = make_client(lambda r: httpx.Response(200, content=SET),
+                                  email="me@lab.org", api_key="SECRET123")
+    client.efetch(["1", "2"])
+    params = params_of(seen[0])
+    assert params["tool"] == "cytoreview"
+    assert params["email"] == "me@lab.org"
+    assert params["api_key"] == "SECRET123"
+    assert params["id"] == "1,2"
+
+
+def test_get_up_to_200_ids_post_beyond() -> None:
+    client, _, seen = make_client(lambda r: httpx.Response(200, content=SET))
+    client.efetch([str(i) for i in range(1, 201)])
+    client.efetch([str(i) for i in range(1, 202)])
+    assert [r.method for r in seen] == ["GET", "POST"]
+    assert len(params_of(seen[1])["id"].split(",")) == 201
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        httpx.Response(429, json={"error": "API rate limit exceeded", "count": "4",
+                                  "limit": "3"}),
+        httpx.Response(500), httpx.Response(502), httpx.Response(503), httpx.Response(504),
+        httpx.Response(200, content=SET[: len(SET) // 2]),  # truncated
+        httpx.Response(200, content=b"<html><body>Service unavailable</body></html>"),
+        httpx.Response(200, content=b""),
+        httpx.Response(200, content=b"<eFetchResult><ERROR>Unable to obtain query #1"
+                                    b"</ERROR></eFetchResult>"),
+    ],
+    ids=["429", "500", "502", "503", "504", "truncated", "html", "empty", "error200"],
+)
+def test_retries_transient_failures_and_counts_every_attempt(bad: httpx.Response) -> None:
+    answers = [bad, bad, httpx.Response(200, content=SET)]
+    client, limiter, seen = make_client(lambda r: answers.pop(0))
+    assert client.efetch(["1"]) == SET
+    assert len(seen) == 3
+    # Retries go through the limiter too: NCBI counts them.
+    assert limiter.reservations == 3
+    assert client.stats.retries == 2
+
+
+def test_gives_up_naming_the_url_but_never_the_key() -> None:
+    client, _, seen = make_client(lambda r: httpx.Response(503), api_key="SECRET123",
+                                  max_attempts=4)
+    with pytest.raises(ServiceError) as info:
+        client.efetch(["1"])
+    assert len(seen) == 4
+    assert BASE + "efetch.fcgi" in str(info.value)
+    assert "SECRET123" not in str(info.value)
+
+
+def test_client_errors_are_not_retried() -> None:
+    client, _, seen = make_client(lambda r: httpx.Response(400, text="bad request"))
+    with pytest.raises(ServiceError, match="HTTP 400"):
+        client.efetch(["1"])
+    assert len(seen) == 1
+
+
+def test_refused_connection_names_the_url() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    client, _, seen = make_client(refuse)
+    with pytest.raises(ServiceUnavailable) as info:
+        client.esearch("x")
+    assert str(info.value) == f"cannot reach {BASE}esearch.fcgi: connection refused"
+    assert len(seen) == 3
+
+
+def test_esearch_reads_ids_history_and_phrases_not_found() -> None:
+    body = {"header": {}, "esearchresult": {
+        "count": "2", "retmax": "2", "retstart": "0", "idlist": ["15627015", "15461571"],
+        "querykey": "1", "webenv": "MCID_1",
+        "errorlist": {"phrasesnotfound": ["10.2174/156800909790192392"], "fieldsnotfound": []}}}
+    client, _, seen = make_client(lambda r: httpx.Response(200, json=body))
+    result = client.esearch('"10.1/x"[doi] OR "10.2/y"[doi]', retmax=6, usehistory=True)
+    assert result.ids == ["15627015", "15461571"]
+    assert (result.count, result.webenv, result.query_key) == (2, "MCID_1", "1")
+    assert result.not_found == ["10.2174/156800909790192392"]
+    params = params_of(seen[0])
+    assert (params["term"], params["retmax"], params["usehistory"]) == (
+        '"10.1/x"[doi] OR "10.2/y"[doi]', "6", "y")
+
+
+def test_idconv_maps_pmcids_and_marks_unknown() -> None:
+    body = {"status": "ok", "records": [
+        {"pmcid": "PMC3531190", "pmid": "23193287", "doi": "10.1093/nar/gks1195"},
+        {"pmcid": "PMC9999999", "status": "error", "errmsg": "invalid article id"}]}
+    client, _, seen = make_client(lambda r: httpx.Response(200, json=body),
+                                  idconv_url="http://idconv.test/v1/")
+    assert client.idconv(["PMC3531190", "PMC9999999"]) == {
+        "PMC3531190": "23193287", "PMC9999999": None}
+    assert str(seen[0].url).startswith("http://idconv.test/v1/?")
+
+
+def test_limiter_spaces_requests_to_the_rate() -> None:
+    limiter = RateLimiter(rate=3, margin=0.0)
+    waits = [limiter.reserve() for _ in range(7)]
+    # Seven requests at 3/s: the seventh may start no sooner than two seconds after the first.
+    assert waits[0] == pytest.approx(0, abs=0.01)
+    assert waits[6] == pytest.approx(2.0, abs=0.05)
+
+
+def test_settings_from_environment() -> None:
+    env = {"CYTOREVIEW_EUTILS_URL": "http://127.0.0.1:8080/entrez/eutils",
+           "NCBI_API_KEY": "k", "NCBI_EMAIL": "a@b.c"}
+    settings = Settings.from_env(env)
+    assert settings.eutils_url == "http://127.0.0.1:8080/entrez/eutils/"
+    assert settings.idconv_url == "http://127.0.0.1:8080/pmc/utils/idconv/v1.0/"
+    assert (settings.api_key, settings.email, settings.rate) == ("k", "a@b.c", 10.0)
+    default = Settings.from_env({})
+    assert default.eutils_url == "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
+    assert default.rate == 3.0
+    assert json.dumps(default.api_key) == "null"
