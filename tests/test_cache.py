@@ -1,0 +1,57 @@
+"""The record cache: what was fetched stays fetched, across runs and across processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+from cytoreview.cache import Cache, default_cache_dir
+
+
+def test_records_and_aliases_survive_reopening(tmp_path: Path) -> None:
+    with Cache(tmp_path) as cache:
+        cache.put({"15461571": b"<PubmedArticle>a</PubmedArticle>",
+                   "2215513": b"<PubmedArticle>b</PubmedArticle>"})
+        cache.remember({"doi:10.1097/01.cco.0000142070.45097.68": "15627015"})
+    with Cache(tmp_path) as cache:
+        assert cache.get(["2215513", "999", "15461571"]) == {
+            "2215513": b"<PubmedArticle>b</PubmedArticle>",
+            "15461571": b"<PubmedArticle>a</PubmedArticle>"}
+        assert cache.resolve(["doi:10.1097/01.cco.0000142070.45097.68", "doi:10.1/x"]) == {
+            "doi:10.1097/01.cco.0000142070.45097.68": "15627015"}
+        info = cache.info()
+        assert (info.records, info.aliases) == (2, 1)
+        assert info.size_bytes > 0
+        assert cache.clear() == 2
+        assert cache.get(["2215513"]) == {}
+
+
+def test_large_lookups_are_chunked(tmp_path: Path) -> None:
+    pmids = [str(i) for i in range(1, 3001)]
+    with Cache(tmp_path) as cache:
+        cache.put({p: p.encode() for p in pmids})
+        assert len(cache.get(pmids)) == 3000
+
+
+def test_cache_dir_comes_from_the_environment(tmp_path: Path) -> None:
+    assert default_cache_dir({"CYTOREVIEW_CACHE_DIR": str(tmp_path)}) == tmp_path
+    assert default_cache_dir({}).name == "cytoreview"
+
+
+def _writer(directory: str, offset: int) -> None:
+    with Cache(Path(directory)) as cache:
+        for start in range(0, 500, 50):
+            cache.put({str(offset + i): b"x" * 100 for i in range(start, start + 50)})
+            cache.get([str(offset + i) for i in range(start)])
+
+
+def test_two_processes_share_one_cache(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path), n * 1000)) for n in (1, 2)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    with Cache(tmp_path) as cache:
+        assert cache.info().records == 1000
