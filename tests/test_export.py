@@ -1,0 +1,405 @@
+"""Exports read back by independent parsers: json, csv, rispy, bibtexparser (+ pylatexenc).
+
+The three seed records are built from the seed pages in /work/shared/seeds; a fourth record
+carries every character that has broken an exporter somewhere (LaTeX specials, Markdown and HTML
+markup, non-ASCII, an unbalanced-looking DOI).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import bibtexparser
+import pytest
+import rispy
+from bibtexparser.middlewares import LatexDecodingMiddleware, SeparateCoAuthors
+from pylatexenc.latex2text import LatexNodes2Text
+
+from cytoreview import export
+from cytoreview.export import FORMATS, Provenance, page_range, write
+from cytoreview.model import Article, Author, MeshHeading, Section, Sentence, Summary
+
+PROVENANCE = Provenance(
+    command="fetch",
+    inputs=("15461571", "15627015", "2215513"),
+    created=datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc),
+    tool_version="0.1.0",
+)
+
+WYSOCKI_ABSTRACT = (
+    "Cytokines can impede tumour growth and activate innate and adaptive immune responses, "
+    "leading to elimination of cancer cells. This article reviews the present status and "
+    "perspectives of clinical trials of cancer immunotherapies utilising cytokine gene-modified "
+    "cells."
+)
+EKLUND_PURPOSE = (
+    "Highlighted in this review are the important preclinical and clinical updates of "
+    "interleukin (IL)-2-based cancer immunotherapy that have been published during the last year."
+)
+EKLUND_FINDINGS = (
+    "The review starts with a summary of the preclinical breakthroughs involving IL-2."
+)
+EKLUND_SUMMARY = (
+    "IL-2 remains a valuable treatment option for patients with metastatic melanoma or renal "
+    "cell carcinoma."
+)
+NASTY_TITLE = (
+    "IL-2 & IFN-α <i>in vivo</i>: 50% of {T_reg} | `β` cells *[sic]* #1 — Müller's "
+    '“trial” ~ $5 \\ "quoted" -- 中文 <script>alert(1)</script>'
+)
+
+
+def _mesh(*names: str) -> tuple[MeshHeading, ...]:
+    return tuple(MeshHeading(descriptor=n) for n in names)
+
+
+def _structured(parts: list[tuple[str, str, str]]) -> tuple[str, tuple[Section, ...]]:
+    """(label, category, text) -> the abstract and its sections with exact offsets."""
+    abstract, sections = "", []
+    for label, category, text in parts:
+        start = len(abstract) + (1 if abstract else 0)
+        abstract = f"{abstract} {text}" if abstract else text
+        sections.append(Section(label, category, text, start, start + len(text)))
+    return abstract, tuple(sections)
+
+
+def seed_articles() -> list[Article]:
+    eklund_abstract, eklund_sections = _structured(
+        [
+            ("Purpose of review", "OBJECTIVE", EKLUND_PURPOSE),
+            ("Recent findings", "RESULTS", EKLUND_FINDINGS),
+            ("Summary", "CONCLUSIONS", EKLUND_SUMMARY),
+        ]
+    )
+    eklund_sentences = tuple(
+        Sentence(s.start, s.end, role, 1.0, "nlm", s.label)
+        for s, role in zip(eklund_sections, ("purpose", "findings", "conclusions"), strict=True)
+    )
+    return [
+        Article(
+            pmid="15461571",
+            title="Human cancer gene therapy with cytokine gene-modified cells.",
+            abstract=WYSOCKI_ABSTRACT,
+            doi="10.1517/14712598.4.10.1595",
+            journal="Expert opinion on biological therapy",
+            journal_iso="Expert Opin Biol Ther",
+            volume="4",
+            issue="10",
+            pages="1595-607",
+            pub_date="2004 Oct",
+            year=2004,
+            authors=(
+                Author("Wysocki", "Piotr J", "PJ"),
+                Author("Grabarczyk", "Piotr", "P"),
+                Author("Mackiewicz", "Andrzej", "A"),
+            ),
+            languages=("eng",),
+            mesh_headings=_mesh("Cytokines", "Genetic Therapy", "Humans", "Neoplasms"),
+            publication_types=("Journal Article", "Review"),
+            summary=Summary(
+                purpose="This article reviews the present status and perspectives.",
+                findings="Cytokines can impede tumour growth.",
+                key_findings="Cytokines can impede tumour growth.",
+                source="model",
+            ),
+        ),
+        Article(
+            pmid="15627015",
+            title="A review of recent findings involving interleukin-2-based cancer therapy.",
+            abstract=eklund_abstract,
+            doi="10.1097/01.cco.0000142070.45097.68",
+            journal="Current opinion in oncology",
+            journal_iso="Curr Opin Oncol",
+            volume="16",
+            issue="6",
+            pages="542-6",
+            year=2004,
+            authors=(Author("Eklund", "John W", "JW"), Author("Kuzel", "Timothy M", "TM")),
+            mesh_headings=_mesh("Carcinoma, Renal Cell", "Humans", "Interleukin-2", "Melanoma"),
+            publication_types=("Journal Article", "Review"),
+            sections=eklund_sections,
+            sentences=eklund_sentences,
+            summary=Summary(
+                purpose=EKLUND_PURPOSE,
+                findings=EKLUND_FINDINGS,
+                conclusions=EKLUND_SUMMARY,
+                key_findings=EKLUND_FINDINGS,
+                source="nlm",
+            ),
+        ),
+        Article(
+            pmid="2215513",
+            title="Lessons from the clinical trials of interleukin-2.",
+            abstract="The initial results of interleukin-2 (IL-2) therapy in man are reviewed.",
+            journal="Natural immunity and cell growth regulation",
+            journal_iso="Nat Immun Cell Growth Regul",
+            volume="9",
+            issue="4",
+            pages="242-52",
+            year=1990,
+            authors=(Author("Parkinson", "D R", "DR"),),
+            mesh_headings=_mesh("Humans", "Interleukin-2", "Neoplasms"),
+            publication_types=("Journal Article", "Review"),
+        ),
+    ]
+
+
+def nasty_article() -> Article:
+    return Article(
+        pmid="99999999",
+        title=NASTY_TITLE,
+        abstract='Line one | with pipe,\nline two; "quotes", commas and 10% _under_ & <b>.',
+        doi="10.1000/abc_(x)#1",
+        pmcid="PMC123456",
+        journal="J. Immunother. & Cancer_Res {Ω}",
+        volume="12",
+        issue="Suppl 1",
+        pages="e123",
+        year=2021,
+        authors=(
+            Author("Müller-Østergaard", "Zoë", "Z"),
+            Author(collective_name="ECOG & ACRIN Group and Friends"),
+            Author("O'Brien", None, "JP", "Jr"),
+        ),
+        keywords=("IFN-α", "T_reg", "IL-2/IL-2R"),
+        mesh_headings=_mesh("Interleukin-2"),
+        publication_types=("Journal Article", "Retracted Publication"),
+        retracted=True,
+    )
+
+
+def all_articles() -> list[Article]:
+    return [*seed_articles(), nasty_article()]
+
+
+def _export(fmt: str, articles: list[Article] | None = None) -> tuple[str, int]:
+    out = io.StringIO(newline="")
+    count = write(articles if articles is not None else all_articles(), fmt, out, PROVENANCE)
+    return out.getvalue(), count
+
+
+def test_formats_are_the_cli_choices() -> None:
+    assert FORMATS == ("table", "json", "jsonl", "md", "csv", "ris", "bibtex")
+    with pytest.raises(ValueError, match="table"):
+        write([], "table", io.StringIO(), PROVENANCE)
+    with pytest.raises(ValueError, match="unknown format"):
+        write([], "xml", io.StringIO(), PROVENANCE)
+
+
+def test_json_is_one_array_of_the_model_records_with_utf8_kept() -> None:
+    text, count = _export("json")
+    assert count == 4
+    assert json.loads(text) == [a.to_dict() for a in all_articles()]
+    assert "IFN-α" in text and "\\u03b1" not in text
+    assert json.loads(_export("json", [])[0]) == []
+
+
+def test_jsonl_is_one_record_per_line() -> None:
+    text, count = _export("jsonl")
+    lines = text.splitlines()
+    assert count == len(lines) == 4
+    assert [json.loads(line) for line in lines] == [a.to_dict() for a in all_articles()]
+
+
+def test_csv_reads_back_with_the_csv_module_and_opens_in_excel() -> None:
+    text, count = _export("csv")
+    data = text.encode("utf-8")
+    assert data.startswith(b"\xef\xbb\xbf"), "Excel needs the BOM to read UTF-8"
+    assert b"\r\n" in data and data.count(b"\r\n") >= count + 1
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    assert count == len(rows) == 4
+    for row, article in zip(rows, all_articles(), strict=True):
+        assert row["pmid"] == article.pmid
+        assert row["title"] == article.title
+        assert row["doi"] == (article.doi or "")
+        assert row["journal"] == article.journal
+        assert row["year"] == str(article.year)
+        assert (row["volume"], row["issue"], row["pages"]) == (
+            article.volume,
+            article.issue,
+            article.pages,
+        )
+        assert row["authors"].split("; ") == [a.name for a in article.authors]
+        assert row["abstract"] == article.abstract
+        assert row["purpose"] == article.summary.purpose
+        assert row["findings"] == article.summary.findings
+        assert row["conclusions"] == article.summary.conclusions
+        assert row["url"] == f"https://pubmed.ncbi.nlm.nih.gov/{article.pmid}/"
+    assert rows[1]["mesh_terms"].split("; ")[0] == "Carcinoma, Renal Cell"
+    assert rows[3]["retracted"] == "true" and rows[0]["retracted"] == "false"
+
+
+def test_ris_reads_back_with_rispy() -> None:
+    text, count = _export("ris")
+    entries = rispy.loads(text)
+    assert count == len(entries) == 4
+    for entry, article in zip(entries, all_articles(), strict=True):
+        assert entry["type_of_reference"] == "JOUR"
+        assert entry["title"] == article.title
+        assert entry["year"] == str(article.year)
+        assert entry["secondary_title"] == article.journal
+        assert entry["volume"] == article.volume
+        assert entry["number"] == article.issue
+        assert entry.get("doi") == article.doi
+        assert entry["accession_number"] == article.pmid
+        assert entry["abstract"] == " ".join(article.abstract.split())
+        assert f"https://pubmed.ncbi.nlm.nih.gov/{article.pmid}/" in entry["urls"]
+    wysocki, eklund, parkinson, nasty = entries
+    assert wysocki["authors"] == ["Wysocki, Piotr J", "Grabarczyk, Piotr", "Mackiewicz, Andrzej"]
+    assert (wysocki["start_page"], wysocki["end_page"]) == ("1595", "1607")
+    assert (eklund["start_page"], eklund["end_page"]) == ("542", "546")
+    assert (parkinson["start_page"], parkinson["end_page"]) == ("242", "252")
+    assert nasty["start_page"] == "e123" and "end_page" not in nasty
+    assert nasty["authors"] == [
+        "Müller-Østergaard, Zoë",
+        "ECOG & ACRIN Group and Friends",
+        "O'Brien, Jr, J. P.",
+    ]
+    assert nasty["keywords"][:3] == ["IFN-α", "T_reg", "IL-2/IL-2R"]
+    assert any("RETRACTED" in note for note in nasty["notes"])
+
+
+def _names(entry: bibtexparser.model.Entry) -> list[str]:
+    # bibtexparser leaves split author lists undecoded; pylatexenc decodes each name.
+    decoder = LatexNodes2Text(math_mode="text")
+    return [decoder.latex_to_text(name) for name in entry["author"]]
+
+
+def _bibtex_library(text: str, decode: bool) -> bibtexparser.Library:
+    middlewares: list[object] = [SeparateCoAuthors()]
+    if decode:
+        middlewares.append(LatexDecodingMiddleware(keep_math_mode=False))
+    library = bibtexparser.parse_string(text, append_middleware=middlewares)
+    assert not library.failed_blocks
+    return library
+
+
+def test_bibtex_reads_back_with_bibtexparser_and_latex_decodes_exactly() -> None:
+    text, count = _export("bibtex")
+    raw = _bibtex_library(text, decode=False)
+    decoded = _bibtex_library(text, decode=True)
+    assert count == len(decoded.entries) == 4
+    assert [e.key for e in raw.entries] == [
+        "wysocki2004human",
+        "eklund2004review",
+        "parkinson1990lessons",
+        "mullerostergaard2021il",
+    ]
+    for entry, raw_entry, article in zip(decoded.entries, raw.entries, all_articles(), strict=True):
+        fields = {k: v.value for k, v in entry.fields_dict.items()}
+        assert entry.entry_type == "article"
+        assert fields["title"] == article.title
+        assert fields["journal"] == article.journal
+        assert fields["year"] == str(article.year)
+        assert fields["volume"] == article.volume
+        assert fields["number"] == article.issue
+        assert fields["pmid"] == article.pmid
+        assert fields.get("doi") == article.doi
+        assert fields["url"] == f"https://pubmed.ncbi.nlm.nih.gov/{article.pmid}/"
+        assert fields["abstract"] == " ".join(article.abstract.split())
+        assert (
+            raw_entry.fields_dict["pages"].value
+            == {
+                "1595-607": "1595--1607",
+                "542-6": "542--546",
+                "242-52": "242--252",
+                "e123": "e123",
+            }[article.pages or ""]
+        )
+    assert _names(decoded.entries[0]) == [
+        "Wysocki, Piotr J",
+        "Grabarczyk, Piotr",
+        "Mackiewicz, Andrzej",
+    ]
+    nasty = decoded.entries[3]
+    assert _names(nasty) == [
+        "Müller-Østergaard, Zoë",
+        "ECOG & ACRIN Group and Friends",
+        "O'Brien, Jr, J. P.",
+    ]
+    assert nasty["keywords"] == "IFN-α, T_reg, IL-2/IL-2R"
+    assert nasty["note"] == "RETRACTED ARTICLE"
+
+
+def test_bibtex_escapes_latex_and_writes_accents_and_greek_as_macros() -> None:
+    text, _ = _export("bibtex", [nasty_article()])
+    title = bibtexparser.parse_string(text).entries[0].fields_dict["title"].value
+    # Every LaTeX special is escaped, so the title compiles and the entry stays balanced.
+    unescaped = re.sub(r"\\[&%$#_{}]|\\[a-zA-Z]+(\{\})?|\{\$[^$]*\$\}|\\[`'\"^~=.]", "", title)
+    assert not re.search(r"[&%$#_^~\\]", unescaped), unescaped
+    assert r"{$\alpha$}" in title and r"{$\beta$}" in title and r"{\"{u}}" in title
+    assert r"\{T\_reg\}" in title and r"{$<$}" in title and r"{$|$}" in title
+    assert "-{}-" in title, "a literal '--' must not become an en dash"
+    assert "中文" in title, "characters LaTeX macros cannot express stay UTF-8"
+    assert "{IL-2}" in title and "{IFN-{$\\alpha$}}" in title, "acronyms keep their case"
+    journal = bibtexparser.parse_string(text).entries[0].fields_dict["journal"].value
+    assert journal == r"J. Immunother. \& Cancer\_Res \{{$\Omega$}\}"
+
+
+def test_bibtex_unbalanced_braces_cannot_break_the_entry() -> None:
+    article = Article(pmid="1", title="Odd } brace { here }", year=2000)
+    text, _ = _export("bibtex", [article, *seed_articles()])
+    library = _bibtex_library(text, decode=False)
+    assert len(library.entries) == 4
+    assert "textbraceright" in library.entries[0]["title"]
+
+
+def test_bibtex_keys_are_unique_stable_and_deterministic() -> None:
+    first = seed_articles()[0]
+    same = [first, first, first, Article(pmid="2", title="The human genome.", year=2004)]
+    text, _ = _export("bibtex", same)
+    keys = [e.key for e in _bibtex_library(text, decode=False).entries]
+    assert keys == ["wysocki2004human", "wysocki2004humana", "wysocki2004humanb", "anon2004human"]
+    assert _export("bibtex", same)[0] == text
+    # A real base key that looks like a suffixed one still gets a key of its own.
+    lookalike = Article(pmid="3", title="Humana trial", year=2004, authors=first.authors)
+    library = _bibtex_library(_export("bibtex", [first, first, lookalike])[0], decode=False)
+    keys = [e.key for e in library.entries]
+    assert len(set(keys)) == 3
+
+
+def test_bibtex_header_says_where_the_file_came_from() -> None:
+    text, _ = _export("bibtex", [])
+    assert text.startswith("% Exported by cytoreview 0.1.0 on 2026-11-23 09:00 UTC")
+    assert "fetch: 15461571 15627015 2215513" in text
+    assert "National Library of Medicine" in text
+
+
+def test_page_ranges_are_expanded_the_way_citation_managers_store_them() -> None:
+    assert page_range("1595-607") == ("1595", "1607")
+    assert page_range("S12-5") == ("S12", "S15")
+    assert page_range("e123") == ("e123", "")
+    assert page_range("123-45; discussion 146") == ("123-45; discussion 146", "")
+    assert page_range(None) == ("", "")
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "ris", "bibtex"])
+def test_streaming_formats_write_each_record_before_reading_the_next(fmt: str) -> None:
+    out = io.StringIO(newline="")
+    articles = all_articles()
+
+    def produce() -> Iterator[Article]:
+        for index, article in enumerate(articles):
+            if index:
+                assert articles[index - 1].pmid in out.getvalue(), "record held back"
+            yield article
+
+    assert write(produce(), fmt, out, PROVENANCE) == len(articles)
+
+
+def test_md_delegates_to_the_digest() -> None:
+    text, count = _export("md")
+    assert count == 4
+    assert text.startswith("# ")
+    assert "https://pubmed.ncbi.nlm.nih.gov/15461571/" in text
+
+
+def test_provenance_defaults_to_now_and_this_version() -> None:
+    provenance = Provenance(command="search", inputs=("interleukin-2 cancer",))
+    assert provenance.created.tzinfo is not None
+    assert provenance.tool_version == export._tool_version() != ""
