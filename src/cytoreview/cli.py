@@ -247,7 +247,8 @@ def _null() -> Iterator[None]:
 def fetch(
     ctx: typer.Context,
     ids: Annotated[list[str], typer.Argument(
-        help="PMIDs, DOIs, PMCIDs, PubMed or doi.org URLs, 'PMID: 123'.", show_default=False)],
+        help="PMIDs, DOIs, PMCIDs, PubMed or doi.org URLs, 'PMID: 123'.", metavar="ID",
+        show_default=False)],
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
     full: FullOpt = False,
@@ -261,6 +262,7 @@ def fetch(
 
     Example:
 
+    \b
         cytoreview fetch 15461571 10.1097/01.cco.0000142070.45097.68 --format json
     """
     from .ids import parse_identifiers
@@ -292,6 +294,7 @@ def batch(
 
     Example:
 
+    \b
         cytoreview batch data/seeds/ids.txt --format md -o digest.md
     """
     from .ids import read_id_list
@@ -332,7 +335,8 @@ def _read_input(file: str) -> bytes:
 @app.command()
 def search(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="A PubMed query.", show_default=False)],
+    query: Annotated[str, typer.Argument(help="A PubMed query.", metavar="QUERY",
+                                         show_default=False)],
     max_results: Annotated[int, typer.Option(
         "--max", min=1, max=9999, help="How many results to fetch (PubMed allows 9,999).")] = 20,
     fmt: FormatOpt = OutputFormat.table,
@@ -348,6 +352,7 @@ def search(
 
     Example:
 
+    \b
         cytoreview search "interleukin-2 AND melanoma" --max 30 --format md -o il2.md
     """
     _run_fetch(ctx, "search", [query], "search", fmt, output, quiet=quiet, refresh=refresh,
@@ -360,7 +365,7 @@ def parse(
     ctx: typer.Context,
     files: Annotated[list[Path], typer.Argument(
         help="PubMed XML files (.xml or .xml.gz): efetch output, baseline or update files.",
-        show_default=False)],
+        metavar="FILE", show_default=False)],
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
     full: FullOpt = False,
@@ -376,6 +381,7 @@ def parse(
 
     Example:
 
+    \b
         cytoreview parse data/seeds/seeds.xml
         cytoreview parse pubmed25n0001.xml.gz pubmed25n0002.xml.gz -f jsonl -o out.jsonl
     """
@@ -413,6 +419,7 @@ def cache_info(ctx: typer.Context) -> None:
 
     Example:
 
+    \b
         cytoreview cache info
     """
     from .cache import Cache
@@ -435,6 +442,7 @@ def cache_clear(ctx: typer.Context) -> None:
 
     Example:
 
+    \b
         cytoreview cache clear
     """
     from .cache import Cache

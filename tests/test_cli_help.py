@@ -1,0 +1,46 @@
+"""Every command explains itself with an example, and the README documents every command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cytoreview.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = [["fetch"], ["batch"], ["search"], ["parse"], ["cache", "info"], ["cache", "clear"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example:" in result.output
+    assert f"cytoreview {' '.join(command)}" in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_is_in_the_readme(command: list[str]) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"cytoreview {' '.join(command)}" in readme
+
+
+def test_shared_options_are_on_all_four_data_commands() -> None:
+    for command in ("fetch", "batch", "search", "parse"):
+        text = CliRunner().invoke(app, [command, "--help"]).output
+        for option in ("--format", "--output", "-o"):
+            assert option in text, (command, option)
+
+
+def test_readme_test_command_is_the_one_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "python -m pytest -q" in readme
+    assert "python -m pytest -q" in ci
+
+
+def test_bad_option_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["fetch", "15461571", "--format", "xml"])
+    assert result.exit_code == 2
