@@ -1,0 +1,940 @@
+"""A local stand-in for NCBI E-utilities and the PMC ID Converter, for tests, benchmarks and demos.
+
+A real HTTP server (stdlib ``ThreadingHTTPServer``) on 127.0.0.1 serving real PubMed records::
+
+    store = load_store(["data/seeds/seeds.xml", "../shared/data/pubmed21n1298.train.xml.gz"])
+    with EutilsServer(store=store) as srv:
+        httpx.get(srv.url + "efetch.fcgi", params={"db": "pubmed", "id": "15461571"})
+        srv.count("efetch")
+
+Endpoints (under ``srv.url``, i.e. ``http://127.0.0.1:PORT/entrez/eutils/``): ``esearch.fcgi``,
+``efetch.fcgi`` and ``epost.fcgi`` (GET or POST form bodies); the PMC ID Converter at
+``srv.idconv_url`` (``/pmc/utils/idconv/v1.0/``, also ``/tools/idconv/api/v1/articles/``).
+
+Behaviour copied from NCBI: unknown PMIDs are silently absent from efetch; esearch reports terms
+that match nothing in its ErrorList; the rate limit (3 requests in any 1-second window per
+``api_key``, or per client address without one; 10 with an ``api_key``) is answered with 429,
+``Retry-After: 1`` and NCBI's JSON body. Knobs: ``latency``, random faults (``fault_rate``,
+``fault_kinds``, ``fault_seed``), a scripted fault queue (:meth:`EutilsServer.script`) and
+``fail_pmids`` (efetch batches containing one of them always answer 500). Every request is logged
+in :attr:`EutilsServer.requests`.
+
+Run ``python -m cytoreview.testing.eutils_server --help`` for the demo CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import random
+import secrets
+import socket
+import struct
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+from xml.sax.saxutils import escape, quoteattr
+
+from .query import QueryError, run_query
+from .records import RecordStore, find_data_files, load_store
+
+__all__ = [
+    "DEFAULT_FAULT_KINDS",
+    "FAULT_KINDS",
+    "EutilsServer",
+    "RequestRecord",
+    "main",
+]
+
+FAULT_KINDS = (
+    "500", "502", "503", "504", "429", "truncated", "html", "empty", "error200", "reset",
+    "stall", "partial",
+)  # fmt: skip
+"""Every fault the server can inject. ``partial`` (headers promise the whole body, half is sent,
+then the connection closes) is extra: it is not in the default random mix."""
+DEFAULT_FAULT_KINDS = FAULT_KINDS[:-1]
+
+EUTILS_PREFIX = "/entrez/eutils/"
+IDCONV_PATH = "/pmc/utils/idconv/v1.0/"
+IDCONV_PATH_NEW = "/tools/idconv/api/v1/articles/"
+
+PUBMED_DOCTYPE = (
+    '<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle, 1st January 2025//EN" '
+    '"https://dtd.nlm.nih.gov/ncbi/pubmed/out/pubmed_250101.dtd">'
+)
+ESEARCH_DOCTYPE = (
+    '<!DOCTYPE eSearchResult PUBLIC "-//NLM//DTD esearch 20060628//EN" '
+    '"https://eutils.ncbi.nlm.nih.gov/eutils/dtd/20060628/esearch.dtd">'
+)
+EFETCH_ERROR_DOCTYPE = (
+    '<!DOCTYPE eFetchResult PUBLIC "-//NLM//DTD efetch 20131226//EN" '
+    '"https://eutils.ncbi.nlm.nih.gov/eutils/dtd/20131226/efetch.dtd">'
+)
+XML_DECL = '<?xml version="1.0" encoding="UTF-8" ?>\n'
+HTML_ERROR_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>NCBI - WWW Error Blocked Diagnostic</title></head>"
+    "<body><h1>Service unavailable</h1><p>The server is temporarily unable to service your "
+    "request. Please try again later.</p></body></html>\n"
+)
+MAX_BODY = 16 * 1024 * 1024
+ESEARCH_MAX_RETMAX = 10_000
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request as the server saw it."""
+
+    time: float  # time.time() on arrival
+    method: str
+    path: str
+    endpoint: str  # "esearch", "efetch", "epost", "idconv" or "other"
+    params: dict[str, str]  # query string and form body merged (incl. tool, email, api_key)
+    n_ids: int | None  # IDs asked for (efetch: id list or history slice; idconv: ids)
+    ids: tuple[str, ...]
+    status: int | None  # None when the connection was dropped without an answer
+    fault: str | None  # the injected fault, if any
+    rate_limited: bool  # a real 429 from the rate limiter (not an injected one)
+    client: str
+    duration: float  # seconds from arrival to the end of the answer
+
+    @property
+    def api_key(self) -> str | None:
+        return self.params.get("api_key")
+
+    @property
+    def tool(self) -> str | None:
+        return self.params.get("tool")
+
+    @property
+    def email(self) -> str | None:
+        return self.params.get("email")
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes
+    content_type: str = "text/xml; charset=UTF-8"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Dropped(Exception):
+    """The connection is to be closed without (a complete) answer."""
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    owner: EutilsServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hang up, stalls are interrupted by close(): nothing to report.
+        return
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "cytoreview-eutils-standin/1.0"
+    timeout = 60
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.owner._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.owner._track(self.connection, add=False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.owner.verbose:
+            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+    def do_GET(self) -> None:
+        self.server.owner._handle(self, "GET")
+
+    def do_POST(self) -> None:
+        self.server.owner._handle(self, "POST")
+
+
+def _split_ids(value: str) -> list[str]:
+    return [x for x in value.replace("\n", ",").replace(" ", ",").split(",") if x.strip()]
+
+
+class EutilsServer:
+    """The local E-utilities stand-in. See the module docstring.
+
+    ``store``: a loaded :class:`RecordStore` (share one across servers), or ``files`` to load
+    (cached per process by :func:`load_store`). Every knob may be changed while running with
+    :meth:`configure`.
+    """
+
+    def __init__(
+        self,
+        files: Iterable[str | Path] | None = None,
+        *,
+        store: RecordStore | None = None,
+        port: int = 0,
+        latency: float = 0.0,
+        rate_limit: bool = True,
+        rate_window: float = 1.0,
+        limit_without_key: int = 3,
+        limit_with_key: int = 10,
+        valid_api_keys: Iterable[str] | None = None,
+        fault_rate: float = 0.0,
+        fault_kinds: Sequence[str] | None = None,
+        fault_seed: int = 0,
+        fault_endpoints: Iterable[str] = ("esearch", "efetch", "epost", "idconv"),
+        stall_seconds: float = 5.0,
+        fail_pmids: Iterable[str | int] = (),
+        verbose: bool = False,
+    ) -> None:
+        if store is None:
+            store = load_store(files) if files is not None else RecordStore()
+        elif files is not None:
+            raise ValueError("give either files or store, not both")
+        self.store = store
+        self.port = port
+        self.verbose = verbose
+        self._lock = threading.Lock()
+        self._log: list[RequestRecord] = []
+        self._windows: dict[str, deque[float]] = {}
+        self._scripts: dict[str | None, deque[str | None]] = {}
+        self._history: dict[str, list[list[str]]] = {}
+        self._conns: set[socket.socket] = set()
+        self._stop = threading.Event()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        # knobs (set through configure so they are validated in one place)
+        self.latency = 0.0
+        self.rate_limit = True
+        self.rate_window = 1.0
+        self.limit_without_key = 3
+        self.limit_with_key = 10
+        self.valid_api_keys: frozenset[str] | None = None
+        self.fault_rate = 0.0
+        self.fault_kinds: tuple[str, ...] = DEFAULT_FAULT_KINDS
+        self.fault_seed = 0
+        self.fault_endpoints: frozenset[str] = frozenset()
+        self.stall_seconds = 5.0
+        self.fail_pmids: frozenset[str] = frozenset()
+        self._rng = random.Random(0)
+        self.configure(
+            latency=latency,
+            rate_limit=rate_limit,
+            rate_window=rate_window,
+            limit_without_key=limit_without_key,
+            limit_with_key=limit_with_key,
+            valid_api_keys=valid_api_keys,
+            fault_rate=fault_rate,
+            fault_kinds=fault_kinds if fault_kinds is not None else DEFAULT_FAULT_KINDS,
+            fault_seed=fault_seed,
+            fault_endpoints=fault_endpoints,
+            stall_seconds=stall_seconds,
+            fail_pmids=fail_pmids,
+        )
+
+    # ------------------------------------------------------------------ configuration
+    _UNSET: Any = object()
+
+    def configure(
+        self,
+        *,
+        latency: float = _UNSET,
+        rate_limit: bool = _UNSET,
+        rate_window: float = _UNSET,
+        limit_without_key: int = _UNSET,
+        limit_with_key: int = _UNSET,
+        valid_api_keys: Iterable[str] | None = _UNSET,
+        fault_rate: float = _UNSET,
+        fault_kinds: Sequence[str] = _UNSET,
+        fault_seed: int = _UNSET,
+        fault_endpoints: Iterable[str] = _UNSET,
+        stall_seconds: float = _UNSET,
+        fail_pmids: Iterable[str | int] = _UNSET,
+    ) -> EutilsServer:
+        """Change knobs at run time (only those given). Returns self."""
+        u = self._UNSET
+        with self._lock:
+            if latency is not u:
+                if latency < 0:
+                    raise ValueError("latency must be >= 0")
+                self.latency = float(latency)
+            if rate_limit is not u:
+                self.rate_limit = bool(rate_limit)
+            if rate_window is not u:
+                self.rate_window = float(rate_window)
+            if limit_without_key is not u:
+                self.limit_without_key = int(limit_without_key)
+            if limit_with_key is not u:
+                self.limit_with_key = int(limit_with_key)
+            if valid_api_keys is not u:
+                self.valid_api_keys = None if valid_api_keys is None else frozenset(valid_api_keys)
+            if fault_rate is not u:
+                if not 0.0 <= fault_rate <= 1.0:
+                    raise ValueError("fault_rate must be within [0, 1]")
+                self.fault_rate = float(fault_rate)
+            if fault_kinds is not u:
+                kinds = tuple(str(k) for k in fault_kinds)
+                bad = [k for k in kinds if k not in FAULT_KINDS]
+                if bad or not kinds:
+                    raise ValueError(f"unknown fault kinds {bad}; choose from {FAULT_KINDS}")
+                self.fault_kinds = kinds
+            if fault_seed is not u:
+                self.fault_seed = int(fault_seed)
+                self._rng = random.Random(self.fault_seed)
+            if fault_endpoints is not u:
+                self.fault_endpoints = frozenset(fault_endpoints)
+            if stall_seconds is not u:
+                self.stall_seconds = float(stall_seconds)
+            if fail_pmids is not u:
+                self.fail_pmids = frozenset(str(p) for p in fail_pmids)
+        return self
+
+    def script(self, faults: Iterable[str | None], endpoint: str | None = None) -> EutilsServer:
+        """Queue faults for the next requests, in order (``None`` = answer normally).
+
+        With ``endpoint`` (e.g. ``"efetch"``) the queue applies only to that endpoint's requests;
+        such a queue is used before the general one. A request refused by the rate limiter does
+        not consume an entry. Scripted faults take precedence over random ones.
+        """
+        items = list(faults)
+        for k in items:
+            if k is not None and k not in FAULT_KINDS:
+                raise ValueError(f"unknown fault kind {k!r}; choose from {FAULT_KINDS}")
+        with self._lock:
+            self._scripts.setdefault(endpoint, deque()).extend(items)
+        return self
+
+    def reset(self) -> None:
+        """Clear the request log, the scripted faults, the rate-limit windows and the peak
+        concurrency, and re-seed the random faults. Knobs and the history server are kept."""
+        with self._lock:
+            self._log.clear()
+            self._scripts.clear()
+            self._windows.clear()
+            self._rng = random.Random(self.fault_seed)
+            self.peak_in_flight = self.in_flight
+
+    # ------------------------------------------------------------------ log
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """A snapshot of the request log, oldest first."""
+        with self._lock:
+            return list(self._log)
+
+    def count(
+        self,
+        endpoint: str | None = None,
+        status: int | None = None,
+        *,
+        method: str | None = None,
+        fault: str | None = None,
+        rate_limited: bool | None = None,
+    ) -> int:
+        """How many logged requests match every filter given."""
+        return len(
+            [
+                r
+                for r in self.requests
+                if (endpoint is None or r.endpoint == endpoint)
+                and (status is None or r.status == status)
+                and (method is None or r.method == method)
+                and (fault is None or r.fault == fault)
+                and (rate_limited is None or r.rate_limited == rate_limited)
+            ]
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> EutilsServer:
+        if self._httpd is not None:
+            return self
+        self._stop.clear()
+        httpd = _HTTPServer(("127.0.0.1", self.port), _Handler)
+        httpd.owner = self
+        self._httpd = httpd
+        self.port = httpd.server_address[1]
+        self._thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"eutils-standin-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop promptly: interrupt stalls and latency waits, drop open connections."""
+        httpd = self._httpd
+        if httpd is None:
+            return
+        self._httpd = None
+        self._stop.set()
+        httpd.shutdown()
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> EutilsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def running(self) -> bool:
+        return self._httpd is not None
+
+    @property
+    def root_url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("the server is not running: use start() or a with block")
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def url(self) -> str:
+        """The E-utilities base URL (for ``CYTOREVIEW_EUTILS_URL``), ending in ``/``."""
+        return self.root_url.rstrip("/") + EUTILS_PREFIX
+
+    @property
+    def idconv_url(self) -> str:
+        return self.root_url.rstrip("/") + IDCONV_PATH
+
+    def _track(self, conn: socket.socket, *, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._conns.add(conn)
+            else:
+                self._conns.discard(conn)
+
+    # ------------------------------------------------------------------ request handling
+    def _handle(self, h: _Handler, method: str) -> None:
+        arrival = time.time()
+        t0 = time.perf_counter()
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        split = urlsplit(h.path)
+        path = split.path
+        params: dict[str, str] = {}
+        status: int | None = None
+        fault: str | None = None
+        limited = False
+        ids: list[str] = []
+        endpoint = self._endpoint(path)
+        try:
+            try:
+                pairs = parse_qsl(split.query, keep_blank_values=True)
+                if method == "POST":
+                    length = int(h.headers.get("Content-Length") or 0)
+                    if length > MAX_BODY:
+                        raise ValueError("request body too large")
+                    body = h.rfile.read(length) if length > 0 else b""
+                    pairs += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+                for k, v in pairs:
+                    params[k] = f"{params[k]},{v}" if k in params and k in ("id", "ids") else v
+            except ValueError as exc:
+                resp = _Response(400, f"bad request: {exc}\n".encode(), "text/plain")
+                status = self._send(h, resp)
+                return
+            resp, fault, limited, ids = self._answer(h, endpoint, params)
+            if self.latency > 0 and self._stop.wait(self.latency):
+                raise _Dropped
+            status = self._deliver(h, endpoint, params, resp, fault)
+        except _Dropped:
+            status = None
+            self._drop(h)
+        except OSError:
+            status = None
+            h.close_connection = True
+        finally:
+            rec = RequestRecord(
+                time=arrival,
+                method=method,
+                path=path,
+                endpoint=endpoint,
+                params=params,
+                n_ids=len(ids) if endpoint in ("efetch", "epost", "idconv") else None,
+                ids=tuple(ids),
+                status=status,
+                fault=fault,
+                rate_limited=limited,
+                client=h.client_address[0],
+                duration=time.perf_counter() - t0,
+            )
+            with self._lock:
+                self.in_flight -= 1
+                self._log.append(rec)
+
+    @staticmethod
+    def _endpoint(path: str) -> str:
+        if path.startswith(EUTILS_PREFIX):
+            name = path[len(EUTILS_PREFIX) :]
+            if name in ("esearch.fcgi", "efetch.fcgi", "epost.fcgi"):
+                return name.split(".")[0]
+        if path.rstrip("/") in (IDCONV_PATH.rstrip("/"), IDCONV_PATH_NEW.rstrip("/")):
+            return "idconv"
+        return "other"
+
+    def _answer(
+        self, h: _Handler, endpoint: str, params: dict[str, str]
+    ) -> tuple[_Response, str | None, bool, list[str]]:
+        """(normal response, fault to inject, rate limited?, IDs asked for)."""
+        if endpoint == "other":
+            return (
+                _Response(404, b"<html><body>404 Not Found</body></html>\n", "text/html"),
+                (None),
+                False,
+                [],
+            )
+        key = params.get("api_key") or None
+        if key is not None and self.valid_api_keys is not None and key not in self.valid_api_keys:
+            body = {"error": "API key invalid", "api-key": key, "type": "invalid",
+                    "status": "unknown"}  # fmt: skip
+            return _Response(400, _json(body), "application/json"), None, False, []
+        limited = self._rate_limited(key, h.client_address[0])
+        if limited is not None:
+            return limited, None, True, []
+        fault = self._pick_fault(endpoint)
+        ids: list[str] = []
+        if endpoint == "esearch":
+            resp, ids = self._esearch(params), []
+        elif endpoint == "efetch":
+            resp, ids = self._efetch(params)
+            if fault is None and self.fail_pmids.intersection(ids):
+                fault = "500"
+        elif endpoint == "epost":
+            resp, ids = self._epost(params)
+        else:
+            resp, ids = self._idconv(params)
+        return resp, fault, False, ids
+
+    def _rate_limited(self, key: str | None, client: str) -> _Response | None:
+        if not self.rate_limit:
+            return None
+        who = key or client
+        limit = self.limit_with_key if key else self.limit_without_key
+        now = time.monotonic()
+        with self._lock:
+            window = self._windows.setdefault(who, deque())
+            while window and window[0] <= now - self.rate_window:
+                window.popleft()
+            if len(window) < limit:
+                window.append(now)
+                return None
+            count = len(window) + 1
+        body = {"error": "API rate limit exceeded", "api-key": who, "count": str(count),
+                "limit": str(limit)}  # fmt: skip
+        return _Response(429, _json(body), "application/json", {"Retry-After": "1"})
+
+    def _pick_fault(self, endpoint: str) -> str | None:
+        with self._lock:
+            for queue_key in (endpoint, None):
+                queue = self._scripts.get(queue_key)
+                if queue:
+                    return queue.popleft()
+            if (
+                self.fault_rate > 0
+                and endpoint in self.fault_endpoints
+                and self._rng.random() < self.fault_rate
+            ):
+                return self._rng.choice(self.fault_kinds)
+        return None
+
+    # ------------------------------------------------------------------ delivery and faults
+    def _deliver(
+        self, h: _Handler, endpoint: str, params: dict[str, str], resp: _Response, fault: str | None
+    ) -> int | None:
+        if fault is None:
+            return self._send(h, resp)
+        if fault in ("500", "502", "503", "504"):
+            code = int(fault)
+            body = f"<html><body><h1>{code} {_REASONS[code]}</h1></body></html>\n".encode()
+            return self._send(h, _Response(code, body, "text/html"))
+        if fault == "429":
+            who = params.get("api_key") or h.client_address[0]
+            limit = self.limit_with_key if params.get("api_key") else self.limit_without_key
+            doc = {"error": "API rate limit exceeded", "api-key": who, "count": str(limit + 1),
+                   "limit": str(limit)}  # fmt: skip
+            return self._send(
+                h, _Response(429, _json(doc), "application/json", {"Retry-After": "1"})
+            )
+        if fault == "truncated":
+            half = resp.body[: len(resp.body) // 2]
+            return self._send(h, _Response(200, half, resp.content_type))
+        if fault == "html":
+            return self._send(h, _Response(200, HTML_ERROR_PAGE.encode(), "text/html"))
+        if fault == "empty":
+            return self._send(h, _Response(200, b"", resp.content_type))
+        if fault == "error200":
+            return self._send(h, _error200(endpoint, params))
+        if fault == "reset":
+            raise _Dropped
+        if fault == "stall":
+            if self._stop.wait(self.stall_seconds):
+                raise _Dropped
+            return self._send(h, resp)
+        if fault == "partial":
+            h.close_connection = True
+            h.send_response(200)
+            h.send_header("Content-Type", resp.content_type)
+            h.send_header("Content-Length", str(len(resp.body)))
+            h.send_header("Connection", "close")
+            h.end_headers()
+            h.wfile.write(resp.body[: len(resp.body) // 2])
+            h.wfile.flush()
+            raise _Dropped
+        raise AssertionError(fault)
+
+    @staticmethod
+    def _send(h: _Handler, resp: _Response) -> int:
+        h.send_response(resp.status)
+        h.send_header("Content-Type", resp.content_type)
+        h.send_header("Content-Length", str(len(resp.body)))
+        for k, v in resp.headers.items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(resp.body)
+        h.wfile.flush()
+        return resp.status
+
+    @staticmethod
+    def _drop(h: _Handler) -> None:
+        """Close the connection with a TCP reset, without an answer."""
+        h.close_connection = True
+        try:
+            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            h.connection.close()
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------------ endpoints
+    def _esearch(self, params: dict[str, str]) -> _Response:
+        as_json = params.get("retmode", "xml").lower() == "json"
+        db = params.get("db", "pubmed") or "pubmed"
+        if db != "pubmed":
+            return _esearch_error(as_json, f"Invalid db name specified: {db}", status=400)
+        try:
+            retmax = int(params.get("retmax", "20") or 20)
+            retstart = int(params.get("retstart", "0") or 0)
+        except ValueError:
+            return _esearch_error(as_json, "retmax and retstart must be integers", status=400)
+        retmax = max(0, min(retmax, ESEARCH_MAX_RETMAX))
+        retstart = max(0, retstart)
+        try:
+            result = run_query(self.store, params.get("term", ""))
+        except QueryError as exc:
+            return _esearch_error(as_json, str(exc))
+        ordered = sorted(result.pmids, key=int, reverse=True)
+        page = ordered[retstart : retstart + retmax]
+        if params.get("rettype") == "count":
+            page, retmax = [], 0
+        out: dict[str, Any] = {
+            "count": str(len(ordered)),
+            "retmax": str(len(page)),
+            "retstart": str(retstart),
+        }
+        if params.get("usehistory", "").lower() == "y":
+            webenv, query_key = self._remember(params.get("WebEnv"), ordered)
+            out["querykey"] = str(query_key)
+            out["webenv"] = webenv
+        out["idlist"] = page
+        out["translationset"] = []
+        out["querytranslation"] = result.translation
+        if result.phrases_not_found or result.fields_not_found:
+            out["errorlist"] = {
+                "phrasesnotfound": result.phrases_not_found,
+                "fieldsnotfound": result.fields_not_found,
+            }
+        messages = [] if ordered else ["No items found."]
+        if result.phrases_ignored or messages:
+            out["warninglist"] = {
+                "phrasesignored": result.phrases_ignored,
+                "quotedphrasesnotfound": [],
+                "outputmessages": messages,
+            }
+        if as_json:
+            doc = {"header": {"type": "esearch", "version": "0.3"}, "esearchresult": out}
+            return _Response(200, _json(doc), "application/json; charset=UTF-8")
+        parts = [XML_DECL, ESEARCH_DOCTYPE, "\n<eSearchResult>"]
+        parts.append(f"<Count>{out['count']}</Count><RetMax>{out['retmax']}</RetMax>")
+        parts.append(f"<RetStart>{out['retstart']}</RetStart>")
+        if "webenv" in out:
+            parts.append(f"<QueryKey>{out['querykey']}</QueryKey>")
+            parts.append(f"<WebEnv>{escape(out['webenv'])}</WebEnv>")
+        parts.append("<IdList>\n" + "".join(f"<Id>{p}</Id>\n" for p in page) + "</IdList>")
+        parts.append("<TranslationSet/>")
+        parts.append(f"<QueryTranslation>{escape(result.translation)}</QueryTranslation>")
+        if "errorlist" in out:
+            parts.append("<ErrorList>")
+            parts.extend(f"<PhraseNotFound>{escape(p)}</PhraseNotFound>"
+                         for p in result.phrases_not_found)  # fmt: skip
+            parts.extend(f"<FieldNotFound>{escape(p)}</FieldNotFound>"
+                         for p in result.fields_not_found)  # fmt: skip
+            parts.append("</ErrorList>")
+        if "warninglist" in out:
+            parts.append("<WarningList>")
+            parts.extend(f"<PhraseIgnored>{escape(p)}</PhraseIgnored>"
+                         for p in result.phrases_ignored)  # fmt: skip
+            parts.extend(f"<OutputMessage>{escape(m)}</OutputMessage>" for m in messages)
+            parts.append("</WarningList>")
+        parts.append("</eSearchResult>\n")
+        return _Response(200, "".join(parts).encode())
+
+    def _remember(self, webenv: str | None, pmids: list[str]) -> tuple[str, int]:
+        with self._lock:
+            if not webenv or webenv not in self._history:
+                webenv = "MCID_" + secrets.token_hex(12)
+                self._history[webenv] = []
+            self._history[webenv].append(list(pmids))
+            return webenv, len(self._history[webenv])
+
+    def _recall(self, params: dict[str, str]) -> list[str] | None:
+        webenv = params.get("WebEnv") or params.get("webenv") or ""
+        try:
+            key = int(params.get("query_key", "") or 0)
+        except ValueError:
+            return None
+        with self._lock:
+            sets = self._history.get(webenv)
+            if not sets or not 1 <= key <= len(sets):
+                return None
+            return sets[key - 1]
+
+    def _efetch(self, params: dict[str, str]) -> tuple[_Response, list[str]]:
+        db = params.get("db", "pubmed") or "pubmed"
+        if db != "pubmed":
+            return _efetch_error(f"Invalid db name specified: {db}", 400), []
+        retmode = params.get("retmode", "xml").lower() or "xml"
+        if retmode != "xml":
+            return _efetch_error(f"retmode={retmode} is not served by the stand-in", 400), []
+        if params.get("id", "").strip():
+            ids = [x.strip() for x in _split_ids(params["id"])]
+            bad = [x for x in ids if not x.isdigit()]
+            if bad:
+                return _efetch_error(f"Invalid uid {bad[0]} at position {ids.index(bad[0])}",
+                                     400), ids  # fmt: skip
+        elif params.get("query_key") or params.get("WebEnv"):
+            remembered = self._recall(params)
+            if remembered is None:
+                return _efetch_error(f"Unable to obtain query #{params.get('query_key', '')}",
+                                     200), []  # fmt: skip
+            try:
+                retstart = max(0, int(params.get("retstart", "0") or 0))
+                retmax = max(0, int(params.get("retmax", "20") or 20))
+            except ValueError:
+                return _efetch_error("retmax and retstart must be integers", 400), []
+            ids = remembered[retstart : retstart + min(retmax, ESEARCH_MAX_RETMAX)]
+        else:
+            return _efetch_error("Empty id list - nothing todo", 400), []
+        seen: set[str] = set()
+        records: list[bytes] = []
+        for pmid in ids:
+            if pmid in seen:
+                continue
+            seen.add(pmid)
+            raw = self.store.get(pmid)
+            if raw is not None:
+                records.append(raw)
+        body = b"".join(
+            [
+                b'<?xml version="1.0" ?>\n',
+                PUBMED_DOCTYPE.encode(),
+                b"\n<PubmedArticleSet>\n",
+                b"\n".join(records),
+                b"\n</PubmedArticleSet>\n" if records else b"</PubmedArticleSet>\n",
+            ]
+        )
+        return _Response(200, body), ids
+
+    def _epost(self, params: dict[str, str]) -> tuple[_Response, list[str]]:
+        ids = [x.strip() for x in _split_ids(params.get("id", ""))]
+        if not ids:
+            return _efetch_error("Empty id list - nothing todo", 400), []
+        known = [p for p in dict.fromkeys(ids) if p in self.store]
+        webenv, key = self._remember(params.get("WebEnv"), known)
+        body = (
+            f"{XML_DECL}<ePostResult>\n\t<QueryKey>{key}</QueryKey>\n"
+            f"\t<WebEnv>{escape(webenv)}</WebEnv>\n</ePostResult>\n"
+        )
+        return _Response(200, body.encode()), ids
+
+    def _idconv(self, params: dict[str, str]) -> tuple[_Response, list[str]]:
+        ids = [x.strip() for x in _split_ids(params.get("ids", ""))]
+        fmt = params.get("format", "xml").lower()
+        records: list[dict[str, str]] = []
+        for raw_id in ids:
+            pmid, kind = self._idconv_lookup(raw_id, params.get("idtype", "").lower())
+            pmcid = self.store.pmid_to_pmcid.get(pmid) if pmid else None
+            if pmid and pmcid:
+                rec = {"pmcid": pmcid, "pmid": pmid}
+                doi = self.store.doi_for_pmid(pmid)
+                if doi:
+                    rec["doi"] = doi
+                if kind != "pmcid":
+                    rec = {"requested-id": raw_id, **rec}
+                records.append(rec)
+            else:
+                records.append(
+                    {kind: raw_id, "status": "error", "errmsg": "invalid article id"}
+                    if kind in ("pmcid", "pmid", "doi")
+                    else {"requested-id": raw_id, "status": "error", "errmsg": "invalid article id"}
+                )
+        if not ids:
+            body_err = {"status": "error", "message": "No IDs were supplied"}
+            if fmt == "json":
+                return _Response(400, _json(body_err), "application/json"), []
+            return _Response(400, b'<pmcids status="error"><error>No IDs were supplied</error>'
+                             b"</pmcids>\n"), []  # fmt: skip
+        if fmt == "json":
+            doc = {
+                "status": "ok",
+                "responseDate": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "request": f"ids={','.join(ids)};format=json",
+                "records": records,
+            }
+            return _Response(200, _json(doc), "application/json; charset=UTF-8"), ids
+        xml = [XML_DECL, '<pmcids status="ok">\n']
+        for rec in records:
+            attrs = " ".join(f"{k}={quoteattr(v)}" for k, v in rec.items() if k != "errmsg")
+            if "errmsg" in rec:
+                xml.append(f"<record {attrs}><errmsg>{escape(rec['errmsg'])}</errmsg></record>\n")
+            else:
+                xml.append(f"<record {attrs}/>\n")
+        xml.append("</pmcids>\n")
+        return _Response(200, "".join(xml).encode()), ids
+
+    def _idconv_lookup(self, raw_id: str, idtype: str) -> tuple[str | None, str]:
+        up = raw_id.upper()
+        if idtype == "pmcid" or (not idtype and up.startswith("PMC")):
+            return self.store.pmid_for_pmcid(up), "pmcid"
+        if idtype == "doi" or (not idtype and raw_id.startswith("10.")):
+            return self.store.pmid_for_doi(raw_id), "doi"
+        if idtype == "pmid" or (not idtype and raw_id.isdigit()):
+            return (raw_id if raw_id in self.store else None), "pmid"
+        return None, "unknown"
+
+
+_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+            504: "Gateway Timeout"}  # fmt: skip
+
+
+def _json(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=1) + "\n").encode()
+
+
+def _esearch_error(as_json: bool, message: str, status: int = 200) -> _Response:
+    if as_json:
+        doc = {"header": {"type": "esearch", "version": "0.3"}, "esearchresult": {"ERROR": message}}
+        return _Response(status, _json(doc), "application/json; charset=UTF-8")
+    body = (
+        f"{XML_DECL}{ESEARCH_DOCTYPE}\n"
+        f"<eSearchResult><ERROR>{escape(message)}</ERROR></eSearchResult>\n"
+    )
+    return _Response(status, body.encode())
+
+
+def _efetch_error(message: str, status: int) -> _Response:
+    body = (
+        f"{XML_DECL}{EFETCH_ERROR_DOCTYPE}\n"
+        f"<eFetchResult>\n\t<ERROR>{escape(message)}</ERROR>\n</eFetchResult>\n"
+    )
+    return _Response(status, body.encode())
+
+
+def _error200(endpoint: str, params: dict[str, str]) -> _Response:
+    """A 200 that carries an error, the way NCBI's backends report trouble."""
+    if endpoint == "esearch":
+        return _esearch_error(
+            params.get("retmode", "").lower() == "json",
+            "Search Backend failed: Database is not supported: pubmed [STANDIN-ERROR200]",
+        )
+    if endpoint == "idconv":
+        doc = {"status": "error", "message": "Internal error: backend unavailable"}
+        return _Response(200, _json(doc), "application/json")
+    return _efetch_error("Unable to obtain query #1", 200)
+
+
+# ---------------------------------------------------------------------- demo CLI
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m cytoreview.testing.eutils_server",
+        description="Run the local NCBI E-utilities stand-in until Ctrl-C. Prints its base URL "
+        "(for CYTOREVIEW_EUTILS_URL) on stdout.",
+    )
+    ap.add_argument("--data", nargs="+", metavar="FILE",
+                    help="PubMed XML files (.xml, .xml.gz); default: data/seeds/seeds.xml and "
+                    "../shared/data/*.xml.gz of this checkout")  # fmt: skip
+    ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
+    ap.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
+    ap.add_argument("--no-rate-limit", action="store_true", help="switch NCBI's rate limit off")
+    ap.add_argument("--fault-rate", type=float, default=0.0, help="share of answers faulted (0-1)")
+    ap.add_argument("--fault-kinds", default=",".join(DEFAULT_FAULT_KINDS),
+                    help=f"comma-separated, from {','.join(FAULT_KINDS)}")  # fmt: skip
+    ap.add_argument("--fault-seed", type=int, default=0)
+    ap.add_argument("--stall-seconds", type=float, default=5.0)
+    ap.add_argument("--fail-pmids", default="", help="comma-separated PMIDs whose efetch fails")
+    ap.add_argument("--verbose", "-v", action="store_true", help="log each request on stderr")
+    args = ap.parse_args(argv)
+    if args.data:
+        files = [Path(f) for f in args.data]
+    else:
+        found = find_data_files()
+        files = found["seeds"] + found["shared"]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        ap.error(f"no such file: {', '.join(missing)}")
+    try:
+        kinds = [k.strip() for k in args.fault_kinds.split(",") if k.strip()]
+        started = time.perf_counter()
+        store = RecordStore.load(files)
+        print(f"loaded {len(store)} records from {len(files)} file(s) in "
+              f"{time.perf_counter() - started:.1f} s", file=sys.stderr)  # fmt: skip
+        srv = EutilsServer(
+            store=store,
+            port=args.port,
+            latency=args.latency,
+            rate_limit=not args.no_rate_limit,
+            fault_rate=args.fault_rate,
+            fault_kinds=kinds,
+            fault_seed=args.fault_seed,
+            stall_seconds=args.stall_seconds,
+            fail_pmids=[p.strip() for p in args.fail_pmids.split(",") if p.strip()],
+            verbose=args.verbose,
+        )
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with srv:
+        print(srv.url, flush=True)
+        print(f"PMC ID converter: {srv.idconv_url}", file=sys.stderr, flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
