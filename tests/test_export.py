@@ -8,21 +8,26 @@ markup, non-ASCII, an unbalanced-looking DOI).
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from pathlib import Path
 
-import bibtexparser
 import pytest
-import rispy
+import rispy  # type: ignore[import-untyped]
+from bibtexparser.entrypoint import parse_string
+from bibtexparser.library import Library
 from bibtexparser.middlewares import LatexDecodingMiddleware, SeparateCoAuthors
-from pylatexenc.latex2text import LatexNodes2Text
+from bibtexparser.middlewares.middleware import Middleware
+from bibtexparser.model import Entry
+from pylatexenc.latex2text import LatexNodes2Text  # type: ignore[import-untyped]
 
 from cytoreview import export
 from cytoreview.export import FORMATS, Provenance, page_range, write
-from cytoreview.model import Article, Author, MeshHeading, Section, Sentence, Summary
+from cytoreview.model import Article, Author, MeshHeading, Role, Section, Sentence, Summary
 
 PROVENANCE = Provenance(
     command="fetch",
@@ -54,6 +59,9 @@ NASTY_TITLE = (
 )
 
 
+ROLES_IN_ORDER: tuple[Role, ...] = ("purpose", "findings", "conclusions")
+
+
 def _mesh(*names: str) -> tuple[MeshHeading, ...]:
     return tuple(MeshHeading(descriptor=n) for n in names)
 
@@ -78,7 +86,7 @@ def seed_articles() -> list[Article]:
     )
     eklund_sentences = tuple(
         Sentence(s.start, s.end, role, 1.0, "nlm", s.label)
-        for s, role in zip(eklund_sections, ("purpose", "findings", "conclusions"), strict=True)
+        for s, role in zip(eklund_sections, ROLES_IN_ORDER, strict=True)
     )
     return [
         Article(
@@ -264,17 +272,17 @@ def test_ris_reads_back_with_rispy() -> None:
     assert any("RETRACTED" in note for note in nasty["notes"])
 
 
-def _names(entry: bibtexparser.model.Entry) -> list[str]:
+def _names(entry: Entry) -> list[str]:
     # bibtexparser leaves split author lists undecoded; pylatexenc decodes each name.
     decoder = LatexNodes2Text(math_mode="text")
     return [decoder.latex_to_text(name) for name in entry["author"]]
 
 
-def _bibtex_library(text: str, decode: bool) -> bibtexparser.Library:
-    middlewares: list[object] = [SeparateCoAuthors()]
+def _bibtex_library(text: str, decode: bool) -> Library:
+    middlewares: list[Middleware] = [SeparateCoAuthors()]
     if decode:
         middlewares.append(LatexDecodingMiddleware(keep_math_mode=False))
-    library = bibtexparser.parse_string(text, append_middleware=middlewares)
+    library = parse_string(text, append_middleware=middlewares)
     assert not library.failed_blocks
     return library
 
@@ -328,7 +336,7 @@ def test_bibtex_reads_back_with_bibtexparser_and_latex_decodes_exactly() -> None
 
 def test_bibtex_escapes_latex_and_writes_accents_and_greek_as_macros() -> None:
     text, _ = _export("bibtex", [nasty_article()])
-    title = bibtexparser.parse_string(text).entries[0].fields_dict["title"].value
+    title = parse_string(text).entries[0].fields_dict["title"].value
     # Every LaTeX special is escaped, so the title compiles and the entry stays balanced.
     unescaped = re.sub(r"\\[&%$#_{}]|\\[a-zA-Z]+(\{\})?|\{\$[^$]*\$\}|\\[`'\"^~=.]", "", title)
     assert not re.search(r"[&%$#_^~\\]", unescaped), unescaped
@@ -337,7 +345,7 @@ def test_bibtex_escapes_latex_and_writes_accents_and_greek_as_macros() -> None:
     assert "-{}-" in title, "a literal '--' must not become an en dash"
     assert "中文" in title, "characters LaTeX macros cannot express stay UTF-8"
     assert "{IL-2}" in title and "{IFN-{$\\alpha$}}" in title, "acronyms keep their case"
-    journal = bibtexparser.parse_string(text).entries[0].fields_dict["journal"].value
+    journal = parse_string(text).entries[0].fields_dict["journal"].value
     assert journal == r"J. Immunother. \& Cancer\_Res \{{$\Omega$}\}"
 
 
@@ -403,3 +411,65 @@ def test_provenance_defaults_to_now_and_this_version() -> None:
     provenance = Provenance(command="search", inputs=("interleukin-2 cancer",))
     assert provenance.created.tzinfo is not None
     assert provenance.tool_version == export._tool_version() != ""
+
+
+# --- the real seed records, once the parser and data/seeds/seeds.xml exist --------------------
+
+SEEDS_XML = Path(__file__).resolve().parents[1] / "data" / "seeds" / "seeds.xml"
+SEED_PMIDS = ["15461571", "15627015", "2215513"]
+
+
+def real_seeds() -> list[Article]:
+    if importlib.util.find_spec("cytoreview.parse") is None:
+        pytest.skip("cytoreview.parse has not landed yet")
+    if not SEEDS_XML.exists():
+        pytest.skip(f"{SEEDS_XML} has not landed yet")
+    from cytoreview import parse, roles
+
+    articles = [roles.annotate(a) for a in parse.parse_bytes(SEEDS_XML.read_bytes())]
+    by_pmid = {a.pmid: a for a in articles}
+    assert set(SEED_PMIDS) <= set(by_pmid), "the seed file lacks a seed PMID"
+    return [by_pmid[p] for p in SEED_PMIDS]
+
+
+def test_real_seeds_round_trip_through_csv_ris_and_bibtex() -> None:
+    articles = real_seeds()
+    assert articles[0].title.startswith("Human cancer gene therapy")
+
+    rows = list(csv.DictReader(io.StringIO(_export("csv", articles)[0].lstrip("\ufeff"))))
+    ris = rispy.loads(_export("ris", articles)[0])
+    bib = _bibtex_library(_export("bibtex", articles)[0], decode=True).entries
+    assert len(rows) == len(ris) == len(bib) == 3
+    for article, row, entry, bib_entry in zip(articles, rows, ris, bib, strict=True):
+        bf = {k: v.value for k, v in bib_entry.fields_dict.items()}
+        for got in (row["title"], entry["title"], bf["title"]):
+            assert got == " ".join(article.title.split())
+        assert row["pmid"] == entry["accession_number"] == bf["pmid"] == article.pmid
+        assert row["year"] == entry["year"] == bf["year"] == str(article.year)
+        assert row["journal"] == entry["secondary_title"] == bf["journal"] == article.journal
+        assert row["volume"] == entry["volume"] == bf["volume"] == article.volume
+        assert row["issue"] == entry["number"] == bf["number"] == article.issue
+        assert row["pages"] == article.pages
+        assert (row["doi"] or None) == entry.get("doi") == bf.get("doi") == article.doi
+        assert row["authors"].split("; ") == [a.name for a in article.authors]
+        surnames = [a.last_name or a.collective_name for a in article.authors]
+        assert [n.split(",")[0] for n in entry["authors"]] == surnames
+        assert [n.split(",")[0] for n in _names(bib_entry)] == surnames
+    wysocki, eklund, parkinson = ris
+    assert (wysocki["start_page"], wysocki["end_page"]) == ("1595", "1607")
+    assert (eklund["start_page"], eklund["end_page"]) == ("542", "546")
+    assert (parkinson["start_page"], parkinson["end_page"]) == ("242", "252")
+    assert wysocki["doi"] == "10.1517/14712598.4.10.1595"
+    assert [e.key for e in bib] == ["wysocki2004human", "eklund2004review", "parkinson1990lessons"]
+
+
+def test_real_seeds_digest_renders_with_their_summaries() -> None:
+    from markdown_it import MarkdownIt
+
+    articles = real_seeds()
+    markdown, count = _export("md", articles)
+    html = MarkdownIt("commonmark").enable("table").render(markdown)
+    assert count == 3 and html.count("<tr>") == 4  # header + three articles
+    eklund = articles[1]
+    assert eklund.summary.purpose and eklund.summary.purpose.split(".")[0] in html
+    assert "https://doi.org/10.1097/01.cco.0000142070.45097.68" in html

@@ -94,12 +94,14 @@ def bar(value: int, maximum: int, width: int) -> str:
     return "█" * full + (_EIGHTHS[rest] if rest else "")
 
 
-def _chart(tally: Tally, title: str, label: str, note: str, width: int) -> RenderableType:
+def _chart(
+    tally: Tally, title: str, label: str, note: str, width: int, numeric: bool
+) -> RenderableType:
     if tally.empty:
         return Text(f"{title}: nothing to chart ({note}).", style="dim")
     maximum = max(count for _, count in tally.bars)
     table = Table(title=title, title_justify="left", box=None, pad_edge=False, show_header=True)
-    table.add_column(label, justify="right", style="bold", no_wrap=True)
+    table.add_column(label, justify="right" if numeric else "left", style="bold", no_wrap=True)
     table.add_column("", style="cyan", no_wrap=True, min_width=width)
     table.add_column("n", justify="right", no_wrap=True)
     for name, count in tally.bars:
@@ -112,11 +114,11 @@ def _chart(tally: Tally, title: str, label: str, note: str, width: int) -> Rende
 def year_chart(articles: Iterable[Article], width: int = 40) -> RenderableType:
     """Publications per year as a Rich bar chart."""
     tally = year_counts(articles)
-    return _chart(tally, "Publications per year", "Year", "articles have no year", width)
+    return _chart(tally, "Publications per year", "Year", "articles have no year", width, True)
 
 
 def mesh_chart(articles: Iterable[Article], top: int = 10, width: int = 40) -> RenderableType:
     """The most frequent MeSH descriptors as a Rich bar chart."""
     tally = mesh_counts(articles, top)
     title = f"Most frequent MeSH descriptors (top {top})"
-    return _chart(tally, title, "Descriptor", "articles have no MeSH terms", width)
+    return _chart(tally, title, "Descriptor", "articles have no MeSH terms", width, False)
