@@ -473,3 +473,18 @@ def test_real_seeds_digest_renders_with_their_summaries() -> None:
     eklund = articles[1]
     assert eklund.summary.purpose and eklund.summary.purpose.split(".")[0] in html
     assert "https://doi.org/10.1097/01.cco.0000142070.45097.68" in html
+
+
+@pytest.mark.parametrize("fmt", ["json", "md"])
+def test_ctrl_c_while_records_arrive_keeps_a_valid_file_of_what_arrived(fmt: str) -> None:
+    def interrupted() -> Iterator[Article]:
+        yield from seed_articles()[:2]
+        raise KeyboardInterrupt
+
+    out = io.StringIO()
+    with pytest.raises(KeyboardInterrupt):
+        write(interrupted(), fmt, out, PROVENANCE)
+    if fmt == "json":
+        assert [r["pmid"] for r in json.loads(out.getvalue())] == ["15461571", "15627015"]
+    else:
+        assert "2 articles" in out.getvalue() and "15627015" in out.getvalue()

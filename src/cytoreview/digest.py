@@ -246,7 +246,15 @@ def render(articles: Iterable[Article], provenance: Provenance, title: str | Non
 def write(
     articles: Iterable[Article], out: TextIO, provenance: Provenance, title: str | None = None
 ) -> int:
-    """Write the digest to ``out``; returns the number of articles in it."""
-    items = list(articles)
+    """Write the digest to ``out``; returns the number of articles in it.
+
+    On Ctrl-C while the articles are still arriving, the digest of those that arrived is
+    written before the interrupt goes on, as the CLI promises to keep what was fetched."""
+    items: list[Article] = []
+    try:
+        items.extend(articles)
+    except KeyboardInterrupt:
+        out.write(render(items, provenance, title))
+        raise
     out.write(render(items, provenance, title))
     return len(items)

@@ -72,12 +72,15 @@ def write(articles: Iterable[Article], fmt: str, out: TextIO, provenance: Proven
 def _write_json(articles: Iterable[Article], out: TextIO, provenance: Provenance) -> int:
     count = 0
     out.write("[")
-    for article in articles:
-        text = json.dumps(article.to_dict(), ensure_ascii=False, indent=2)
-        # json.dumps escapes newlines inside strings, so splitting on them only re-indents.
-        out.write(("," if count else "") + "\n  " + text.replace("\n", "\n  "))
-        count += 1
-    out.write("\n]\n" if count else "]\n")
+    try:
+        for article in articles:
+            text = json.dumps(article.to_dict(), ensure_ascii=False, indent=2)
+            # json.dumps escapes newlines inside strings, so splitting on them only re-indents.
+            out.write(("," if count else "") + "\n  " + text.replace("\n", "\n  "))
+            count += 1
+    finally:
+        # Closed even when the source fails or Ctrl-C stops it: what was written stays valid.
+        out.write("\n]\n" if count else "]\n")
     return count
 
 
