@@ -262,6 +262,7 @@ def test_ris_reads_back_with_rispy() -> None:
     assert (wysocki["start_page"], wysocki["end_page"]) == ("1595", "1607")
     assert (eklund["start_page"], eklund["end_page"]) == ("542", "546")
     assert (parkinson["start_page"], parkinson["end_page"]) == ("242", "252")
+    assert wysocki["date"] == "2004/10//" and "date" not in eklund
     assert nasty["start_page"] == "e123" and "end_page" not in nasty
     assert nasty["authors"] == [
         "Müller-Østergaard, Zoë",
@@ -319,6 +320,8 @@ def test_bibtex_reads_back_with_bibtexparser_and_latex_decodes_exactly() -> None
                 "e123": "e123",
             }[article.pages or ""]
         )
+    assert raw.entries[0].fields_dict["month"].value == "oct"
+    assert "month" not in raw.entries[1].fields_dict, "no month in pub_date, none invented"
     assert _names(decoded.entries[0]) == [
         "Wysocki, Piotr J",
         "Grabarczyk, Piotr",

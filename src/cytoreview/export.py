@@ -152,6 +152,15 @@ def page_range(pages: str | None) -> tuple[str, str]:
     return prefix + start, (end_prefix or prefix) + end
 
 
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def pub_month(article: Article) -> int | None:
+    """The month of ``pub_date`` ("2004 Oct 15", "1990 Jan-Feb" -> the first), if it has one."""
+    words = re.findall(r"[A-Za-z]{3,}", article.pub_date or "")
+    return next((_MONTHS.index(w[:3].lower()) + 1 for w in words if w[:3].lower() in _MONTHS), None)
+
+
 def _ris_value(text: str) -> str:
     # A newline inside a value would start a bogus tag line (or an early "ER  -").
     return " ".join(text.split())
@@ -163,6 +172,9 @@ def ris_record(article: Article) -> str:
     lines += [("AU", sortable_name(a)) for a in article.authors]
     if article.year is not None:
         lines.append(("PY", str(article.year)))
+        month = pub_month(article)
+        if month:
+            lines.append(("DA", f"{article.year}/{month:02d}//"))
     if article.journal:
         lines += [("T2", article.journal), ("JF", article.journal)]
     if article.journal_iso:
@@ -435,6 +447,7 @@ def bibtex_entry(article: Article, key: str, start_page: str, end_page: str) -> 
         ("title", latex_title(article.title)),
         ("journal", latex(article.journal)),
         ("year", "" if article.year is None else str(article.year)),
+        ("month", _MONTHS[month - 1] if (month := pub_month(article)) else ""),
         ("volume", latex(article.volume)),
         ("number", latex(article.issue)),
         ("pages", latex(start_page) + ("--" + latex(end_page) if end_page else "")),
@@ -449,7 +462,12 @@ def bibtex_entry(article: Article, key: str, start_page: str, end_page: str) -> 
         ("note", "RETRACTED ARTICLE" if article.retracted else ""),
     ]
     kind = "book" if article.record_type == "book" else "article"
-    body = "".join(f"  {name} = {{{value}}},\n" for name, value in fields if value)
+    # Months go in as BibTeX's month macros (oct, not {oct}) so styles print them localised.
+    body = "".join(
+        f"  {name} = {value if name == 'month' else '{' + value + '}'},\n"
+        for name, value in fields
+        if value
+    )
     return f"@{kind}{{{key},\n{body}}}\n"
 
 
