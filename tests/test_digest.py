@@ -12,11 +12,14 @@ import importlib.util
 import itertools
 import re
 from datetime import datetime, timezone
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import IO, cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from cytoreview import digest
@@ -247,3 +250,20 @@ def test_digest_of_fifty_real_records_renders_with_table_and_charts() -> None:
     for article in articles:
         assert f"https://pubmed.ncbi.nlm.nih.gov/{article.pmid}/" in parsed.hrefs
     assert len([h for h in parsed.headings if h[0] == "h2"]) == 50 + 2  # + Overview, Charts
+
+
+# Single characters plus the multi-character sequences that mean something in Markdown/HTML.
+_PIECES = [*"ab 1.-+*_`~<>[]()!#|\\&;:/@$=\"'\n\t", "&amp;", "&#60;", "α", "```", "<b>", "1. "]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=25).map("".join))
+def test_any_text_renders_literally_in_a_table_cell_and_a_paragraph(text: str) -> None:
+    expected = " ".join(text.split())
+    markdown = f"| h |\n|---|\n| {digest.inline(text)} |\n\n**P:** {digest.inline(text)}\n"
+    html, parsed = render_html(markdown)
+    assert parsed.body_rows == [[expected]]
+    assert set(parsed.tags) <= {"table", "thead", "tbody", "tr", "th", "td", "p", "strong"}
+    assert f"<strong>P:</strong> {expected}".rstrip() == unescape(
+        html.split("<p>", 1)[1].split("</p>", 1)[0]
+    )
