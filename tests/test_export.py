@@ -23,6 +23,8 @@ from bibtexparser.library import Library
 from bibtexparser.middlewares import LatexDecodingMiddleware, SeparateCoAuthors
 from bibtexparser.middlewares.middleware import Middleware
 from bibtexparser.model import Entry
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pylatexenc.latex2text import LatexNodes2Text  # type: ignore[import-untyped]
 
 from cytoreview import export
@@ -491,3 +493,18 @@ def test_ctrl_c_while_records_arrive_keeps_a_valid_file_of_what_arrived(fmt: str
         assert [r["pmid"] for r in json.loads(out.getvalue())] == ["15461571", "15627015"]
     else:
         assert "2 articles" in out.getvalue() and "15627015" in out.getvalue()
+
+
+# Everything pylatexenc can decode back (it does not know \textasciicircum or \textbraceleft).
+_BIB_PIECES = [*"ab Z &%$#_~<>|`\\\"'-.,:;/()[]@!?*", "α", "Δ", "é", "Ü", "ø", "ß", "中", "{x}"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_BIB_PIECES), max_size=25).map("".join).filter(str.strip))
+def test_any_title_survives_bibtex_and_latex_decoding(title: str) -> None:
+    article = Article(pmid="1", title=title, journal=title, year=2000)
+    text, _ = _export("bibtex", [article])
+    entry = _bibtex_library(text, decode=True).entries[0]
+    expected = " ".join(title.split())
+    assert entry.fields_dict["title"].value.strip() == expected
+    assert entry.fields_dict["journal"].value.strip() == expected
