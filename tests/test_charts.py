@@ -76,3 +76,12 @@ def test_mesh_chart_and_empty_sets() -> None:
     assert "1 of 2 articles have no MeSH terms." in text
     assert "nothing to chart" in _plain(year_chart([]))
     assert "nothing to chart" in _plain(mesh_chart([_article(None)]))
+
+
+def test_bars_shrink_to_fit_a_narrow_terminal() -> None:
+    articles = [_article(2000, "Carcinoma, Renal Cell")] * 30 + [_article(2001, "Humans")]
+    for width in (40, 60, 120):
+        text = _plain(mesh_chart(articles), width=width)
+        lines = [line for line in text.splitlines() if "Carcinoma" in line]
+        assert len(lines) == 1 and len(lines[0].rstrip()) <= width
+        assert lines[0].rstrip().endswith("30"), "the count is never cut off"

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, JustifyMethod, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -94,31 +94,50 @@ def bar(value: int, maximum: int, width: int) -> str:
     return "█" * full + (_EIGHTHS[rest] if rest else "")
 
 
-def _chart(
-    tally: Tally, title: str, label: str, note: str, width: int, numeric: bool
-) -> RenderableType:
-    if tally.empty:
-        return Text(f"{title}: nothing to chart ({note}).", style="dim")
-    maximum = max(count for _, count in tally.bars)
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False, show_header=True)
-    table.add_column(label, justify="right" if numeric else "left", style="bold", no_wrap=True)
-    table.add_column("", style="cyan", no_wrap=True, min_width=width)
-    table.add_column("n", justify="right", no_wrap=True)
-    for name, count in tally.bars:
-        table.add_row(name, bar(count, maximum, width), str(count))
-    if not tally.missing:
-        return table
-    return Group(table, Text(f"{tally.missing} of {tally.articles} {note}.", style="dim"))
+@dataclass(frozen=True, slots=True)
+class BarChart:
+    """A tally drawn as a table of bars, sized when printed: the bars shrink to fit a narrow
+    terminal instead of wrapping or being cut off."""
+
+    tally: Tally
+    title: str
+    label: str
+    note: str
+    width: int = 40
+    numeric: bool = True
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.tally.empty:
+            yield Text(f"{self.title}: nothing to chart ({self.note}).", style="dim")
+            return
+        maximum = max(count for _, count in self.tally.bars)
+        label_width = max(len(self.label), *(len(name) for name, _ in self.tally.bars))
+        count_width = max(1, len(str(maximum)))
+        # Two gaps of two spaces between the three columns (box=None, pad_edge=False).
+        width = max(4, min(self.width, options.max_width - label_width - count_width - 4))
+        table = Table(
+            title=self.title, title_justify="left", box=None, pad_edge=False, show_header=True
+        )
+        justify: JustifyMethod = "right" if self.numeric else "left"
+        table.add_column(self.label, justify=justify, style="bold", no_wrap=True)
+        table.add_column("", style="cyan", no_wrap=True, width=width)
+        table.add_column("n", justify="right", no_wrap=True, min_width=count_width)
+        for name, count in self.tally.bars:
+            table.add_row(name, bar(count, maximum, width), str(count))
+        yield table
+        if self.tally.missing:
+            missing = f"{self.tally.missing} of {self.tally.articles} {self.note}."
+            yield Text(missing, style="dim")
 
 
 def year_chart(articles: Iterable[Article], width: int = 40) -> RenderableType:
     """Publications per year as a Rich bar chart."""
     tally = year_counts(articles)
-    return _chart(tally, "Publications per year", "Year", "articles have no year", width, True)
+    return BarChart(tally, "Publications per year", "Year", "articles have no year", width)
 
 
 def mesh_chart(articles: Iterable[Article], top: int = 10, width: int = 40) -> RenderableType:
     """The most frequent MeSH descriptors as a Rich bar chart."""
     tally = mesh_counts(articles, top)
     title = f"Most frequent MeSH descriptors (top {top})"
-    return _chart(tally, title, "Descriptor", "articles have no MeSH terms", width, False)
+    return BarChart(tally, title, "Descriptor", "articles have no MeSH terms", width, False)
