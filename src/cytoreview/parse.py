@@ -1,0 +1,622 @@
+"""PubMed XML (an element, bytes or a binary stream) -> :class:`~cytoreview.model.Article`.
+
+Pure: no HTTP, no file opening, no sentence roles. Callers hand in what they have:
+
+* :func:`parse_article` for one ``PubmedArticle`` / ``PubmedBookArticle`` element,
+* :func:`parse_bytes` for an efetch response,
+* :func:`iter_articles` for a binary stream (a baseline file can hold 30,000 records, so it is
+  read with ``iterparse`` and every record is dropped from the tree once it has been built).
+
+Every parser here is hardened the same way (:data:`SAFE_PARSER_OPTIONS`): entities are never
+substituted, no DTD is loaded and nothing is fetched, so an external entity pointing at a local
+file is never read; libxml2's own limits (no ``huge_tree``) stop entity amplification and reject
+nesting deeper than 256 levels. lxml's errors become :class:`UnreadableFile` in one place,
+:func:`_unreadable`, with the line and column.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from lxml import etree
+
+from cytoreview.errors import UnreadableFile
+from cytoreview.model import (
+    Article,
+    Author,
+    Chemical,
+    CommentCorrection,
+    MeshHeading,
+    MeshQualifier,
+    OtherAbstract,
+    Section,
+)
+
+__all__ = [
+    "SAFE_PARSER_OPTIONS",
+    "ParseStats",
+    "iter_articles",
+    "parse_article",
+    "parse_bytes",
+    "parse_records",
+    "safe_parser",
+]
+
+SAFE_PARSER_OPTIONS: dict[str, Any] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "huge_tree": False,
+    # Comments and processing instructions (PubmedData carries some) are never content.
+    "remove_comments": True,
+    "remove_pis": True,
+}
+
+_RECORD_TAGS = ("PubmedArticle", "PubmedBookArticle", "DeleteCitation")
+_PUBMED_ROOTS = frozenset({"PubmedArticleSet", "PubmedBookArticleSet", *_RECORD_TAGS})
+_MATHML = "{http://www.w3.org/1998/Math/MathML}"
+# Alternative encodings of a formula (TeX, content MathML) would repeat it in the text.
+_SKIPPED_TAGS = frozenset({_MATHML + "annotation", _MATHML + "annotation-xml"})
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_YEAR = re.compile(r"\b(1[5-9]\d\d|2\d\d\d)\b")
+# Only entities with their semicolon: html.unescape alone would also turn "&para" or "&copy"
+# inside ordinary text into symbols.
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+# HTML that publishers escaped into the text ("&lt;p&gt;...&lt;o:p&gt;"): block tags separate
+# words, inline ones must not split them ("CD4<sup>+</sup>").
+_HTML_BLOCK = re.compile(r"</?(?:p|br|div|li|ul|ol|o:p)(?:\s[^<>]{0,200})?/?>", re.IGNORECASE)
+_HTML_INLINE = re.compile(
+    r"</?(?:i|b|u|em|strong|sup|sub|span|sc)(?:\s[^<>]{0,200})?/?>", re.IGNORECASE
+)
+_AUTHOR_TAGS = (
+    "Author",
+    "LastName",
+    "ForeName",
+    "Initials",
+    "Suffix",
+    "CollectiveName",
+    "Affiliation",
+    "Identifier",
+)
+_ORCID = re.compile(r"[0-9]{15}[0-9Xx]")
+_POSITION_SUFFIX = re.compile(r",? line \d+, column \d+\s*$")
+
+
+@dataclass
+class ParseStats:
+    """What :func:`iter_articles` saw besides the records it yielded.
+
+    ``deleted`` holds the PMIDs listed in ``DeleteCitation`` blocks (update files use them to
+    withdraw records); ``skipped`` counts records without a PMID, which cannot be cited.
+    """
+
+    records: int = 0
+    deleted: list[str] = field(default_factory=list)
+    skipped: int = 0
+
+    def merge(self, other: ParseStats) -> None:
+        self.records += other.records
+        self.deleted.extend(other.deleted)
+        self.skipped += other.skipped
+
+
+def safe_parser() -> etree.XMLParser:
+    """An ``XMLParser`` with :data:`SAFE_PARSER_OPTIONS`, for callers that need a whole tree."""
+    return etree.XMLParser(**SAFE_PARSER_OPTIONS)
+
+
+# --- text -----------------------------------------------------------------------------------
+
+
+def _collect(elem: Any, out: list[str]) -> None:
+    if elem.text:
+        out.append(elem.text)
+    for child in elem:
+        # Unresolved entity nodes (tag is not a str) carry "&name;" as their text: never
+        # content. Their tail is ordinary text and stays.
+        if isinstance(child.tag, str) and child.tag not in _SKIPPED_TAGS:
+            _collect(child, out)
+        if child.tail:
+            out.append(child.tail)
+
+
+def _clean(text: str) -> str:
+    if "&" in text:
+        # Double-escaped entities ("&amp;lt;", "&amp;#353;") arrive as "&lt;" and "&#353;".
+        for _ in range(2):
+            unescaped = _ENTITY.sub(lambda m: html.unescape(m.group()), text)
+            if unescaped == text:
+                break
+            text = unescaped
+    if "<" in text and ">" in text:
+        text = _HTML_INLINE.sub("", _HTML_BLOCK.sub(" ", text))
+    return " ".join(text.split())
+
+
+def _text(elem: Any) -> str:
+    """All text inside ``elem`` with inline markup (``<i>``, ``<sup>``, MathML) flattened.
+
+    Nothing is inserted between pieces, so "High-dose <i>IL-2</i> therapy" keeps its spaces
+    and "CD4<sup>+</sup>" stays one word; whitespace runs collapse to one space.
+    """
+    if elem is None:
+        return ""
+    if len(elem):
+        parts: list[str] = []
+        _collect(elem, parts)
+        return _clean("".join(parts))
+    text = elem.text
+    if not text:
+        return ""
+    if "&" in text or "<" in text:
+        return _clean(text)
+    return " ".join(text.split())
+
+
+def _opt(elem: Any) -> str | None:
+    return _text(elem) or None
+
+
+# --- fields ---------------------------------------------------------------------------------
+
+
+def _pub_date(pub_date: Any) -> tuple[str | None, int | None]:
+    """The date as PubMed prints it ("2004 Oct 15", "1979 Spring", MedlineDate as is) and the
+    year: ``Year`` or else the first year in ``MedlineDate``."""
+    if pub_date is None:
+        return None, None
+    year = month = day = season = medline = None
+    for child in pub_date:
+        tag = child.tag
+        value = (child.text or "").strip()
+        if tag == "Year":
+            year = value
+        elif tag == "Month":
+            month = _MONTHS[int(value) - 1] if value.isdigit() and 1 <= int(value) <= 12 else value
+        elif tag == "Day":
+            day = value
+        elif tag == "Season":
+            season = value
+        elif tag == "MedlineDate":
+            medline = " ".join(value.split())
+    if medline:
+        found = _YEAR.search(medline)
+        return medline, int(found.group()) if found else None
+    printed = " ".join(p for p in (year, month, day, season) if p) or None
+    return printed, int(year) if year and year.isdigit() else None
+
+
+def _orcid(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    compact = raw.replace("-", "").replace(" ", "")
+    found = _ORCID.search(compact)
+    if found:
+        digits = found.group().upper()
+        return "-".join(digits[i : i + 4] for i in range(0, 16, 4))
+    # Malformed (too few digits): keep what NLM has, minus the URL, rather than lose it.
+    stripped = raw.strip()
+    return stripped.rsplit("/", 1)[-1] or None
+
+
+def _authors(author_list: Any) -> tuple[Author, ...]:
+    if author_list is None:
+        return ()
+    authors = []
+    # One flat C-level walk over the wanted tags is much cheaper than visiting each Author's
+    # children (AffiliationInfo wrappers included) from Python.
+    parts: list[Any] = []
+    affiliations: list[str] = []
+    for elem in author_list.iter(*_AUTHOR_TAGS):
+        tag = elem.tag
+        if tag == "Author":
+            if parts:
+                authors.append(_author(parts, affiliations))
+            parts = [None, None, None, None, None, None]
+            affiliations = []
+        elif not parts:
+            continue
+        elif tag == "Affiliation":
+            text = _text(elem)
+            if text:
+                affiliations.append(text)
+        elif tag == "Identifier":
+            if elem.get("Source") == "ORCID" and parts[5] is None:
+                parts[5] = _orcid(elem.text)
+        else:
+            parts[_AUTHOR_TAGS.index(tag) - 1] = _text(elem) or None
+    if parts:
+        authors.append(_author(parts, affiliations))
+    return tuple(authors)
+
+
+def _author(parts: list[Any], affiliations: list[str]) -> Author:
+    last, fore, initials, suffix, collective, orcid = parts
+    return Author(last, fore, initials, suffix, collective, tuple(affiliations), orcid)
+
+
+def _abstract(abstract: Any) -> tuple[str, tuple[Section, ...]]:
+    """The section texts joined by single spaces, and each section's offsets into them.
+
+    A label-only or empty ``AbstractText`` adds no text (no stray space either) and gets an
+    empty section at the position where it stood, so ``abstract[start:end] == text`` holds.
+    """
+    if abstract is None:
+        return "", ()
+    texts: list[str] = []
+    sections: list[Section] = []
+    pos = 0
+    for part in abstract.iterchildren("AbstractText"):
+        text = _text(part)
+        label = part.get("Label") or None
+        category = part.get("NlmCategory") or None
+        if text:
+            if texts:
+                pos += 1
+            start = pos
+            pos += len(text)
+            texts.append(text)
+            sections.append(Section(label, category, text, start, pos))
+        else:
+            sections.append(Section(label, category, "", pos, pos))
+    return " ".join(texts), tuple(sections)
+
+
+def _mesh(mesh_list: Any) -> tuple[MeshHeading, ...]:
+    if mesh_list is None:
+        return ()
+    headings: list[MeshHeading] = []
+    descriptor = None
+    qualifiers: list[MeshQualifier] = []
+    # The DTD puts each DescriptorName before its QualifierNames, so one flat walk groups them.
+    for elem in mesh_list.iter("DescriptorName", "QualifierName"):
+        if elem.tag == "DescriptorName":
+            if descriptor is not None:
+                headings.append(_heading(descriptor, qualifiers))
+            descriptor = elem
+            qualifiers = []
+        else:
+            qualifiers.append(
+                MeshQualifier(_text(elem), elem.get("UI"), elem.get("MajorTopicYN") == "Y")
+            )
+    if descriptor is not None:
+        headings.append(_heading(descriptor, qualifiers))
+    return tuple(headings)
+
+
+def _heading(descriptor: Any, qualifiers: list[MeshQualifier]) -> MeshHeading:
+    return MeshHeading(
+        _text(descriptor),
+        descriptor.get("UI"),
+        descriptor.get("MajorTopicYN") == "Y",
+        tuple(qualifiers),
+    )
+
+
+def _chemicals(chemical_list: Any) -> tuple[Chemical, ...]:
+    if chemical_list is None:
+        return ()
+    chemicals = []
+    registry = None
+    for elem in chemical_list.iter("RegistryNumber", "NameOfSubstance"):
+        if elem.tag == "RegistryNumber":
+            registry = (elem.text or "").strip() or None
+        else:
+            # RegistryNumber precedes NameOfSubstance inside each Chemical.
+            chemicals.append(Chemical(_text(elem), elem.get("UI"), registry))
+            registry = None
+    return tuple(chemicals)
+
+
+def _comments(comments_list: Any) -> tuple[CommentCorrection, ...]:
+    if comments_list is None:
+        return ()
+    items = []
+    for item in comments_list.iterchildren("CommentsCorrections"):
+        source = pmid = None
+        for child in item:
+            if child.tag == "RefSource":
+                source = _text(child) or None
+            elif child.tag == "PMID":
+                pmid = (child.text or "").strip() or None
+        items.append(CommentCorrection(item.get("RefType") or "", source, pmid))
+    return tuple(items)
+
+
+def _other_abstract(elem: Any) -> OtherAbstract:
+    texts = [t for t in (_text(p) for p in elem.iterchildren("AbstractText")) if t]
+    return OtherAbstract(elem.get("Type"), elem.get("Language"), " ".join(texts))
+
+
+def _article_ids(id_list: Any) -> tuple[str | None, str | None]:
+    """DOI and PMCID from the record's own ``ArticleIdList`` (never a reference's)."""
+    doi = pmcid = None
+    if id_list is not None:
+        for article_id in id_list.iterchildren("ArticleId"):
+            id_type = article_id.get("IdType")
+            value = (article_id.text or "").strip()
+            if not value:
+                continue  # <ArticleId IdType="doi"/> occurs in 20n0014
+            if id_type == "doi" and doi is None:
+                doi = value
+            elif id_type == "pmc" and pmcid is None:
+                pmcid = value
+    return doi, pmcid
+
+
+def _elocation_doi(elocations: list[Any]) -> str | None:
+    valid = [e for e in elocations if e.get("EIdType") == "doi" and (e.text or "").strip()]
+    valid.sort(key=lambda e: e.get("ValidYN") == "N")
+    return valid[0].text.strip() if valid else None
+
+
+def _is_retracted(comments: tuple[CommentCorrection, ...], types: tuple[str, ...]) -> bool:
+    return "Retracted Publication" in types or any(c.ref_type == "RetractionIn" for c in comments)
+
+
+# --- records --------------------------------------------------------------------------------
+
+
+def _pubmed_article(record: Any) -> Article:
+    parts = {child.tag: child for child in record}
+    citation = parts.get("MedlineCitation")
+    if citation is None:
+        raise ValueError("PubmedArticle without MedlineCitation")
+    pmid = ""
+    article = mesh = chemicals = comments = None
+    keywords: list[str] = []
+    other_abstracts: list[OtherAbstract] = []
+    for child in citation:
+        tag = child.tag
+        if tag == "PMID":
+            pmid = (child.text or "").strip()
+        elif tag == "Article":
+            article = child
+        elif tag == "MeshHeadingList":
+            mesh = child
+        elif tag == "ChemicalList":
+            chemicals = child
+        elif tag == "KeywordList":
+            keywords.extend(t for t in (_text(k) for k in child.iterchildren("Keyword")) if t)
+        elif tag == "CommentsCorrectionsList":
+            comments = child
+        elif tag == "OtherAbstract":
+            other_abstracts.append(_other_abstract(child))
+    if not pmid:
+        raise ValueError("PubmedArticle without PMID")
+
+    title_elem = vernacular = abstract = authors = journal = pagination = pub_types = None
+    languages: list[str] = []
+    elocations: list[Any] = []
+    if article is not None:
+        for child in article:
+            tag = child.tag
+            if tag == "Journal":
+                journal = child
+            elif tag == "ArticleTitle":
+                title_elem = child
+            elif tag == "Pagination":
+                pagination = child
+            elif tag == "ELocationID":
+                elocations.append(child)
+            elif tag == "Abstract":
+                abstract = child
+            elif tag == "AuthorList":
+                authors = child
+            elif tag == "Language":
+                lang = (child.text or "").strip()
+                if lang:
+                    languages.append(lang)
+            elif tag == "PublicationTypeList":
+                pub_types = child
+            elif tag == "VernacularTitle":
+                vernacular = _opt(child)
+
+    journal_title = journal_iso = volume = issue = pub_date = None
+    year = None
+    if journal is not None:
+        for child in journal:
+            tag = child.tag
+            if tag == "Title":
+                journal_title = _opt(child)
+            elif tag == "ISOAbbreviation":
+                journal_iso = _opt(child)
+            elif tag == "JournalIssue":
+                issue_parts = {c.tag: c for c in child}
+                volume = _opt(issue_parts.get("Volume"))
+                issue = _opt(issue_parts.get("Issue"))
+                pub_date, year = _pub_date(issue_parts.get("PubDate"))
+
+    pages = None
+    if pagination is not None:
+        page_parts = {c.tag: c for c in pagination}
+        pages = _opt(page_parts.get("MedlinePgn"))
+        if pages is None:
+            first = _opt(page_parts.get("StartPage"))
+            last = _opt(page_parts.get("EndPage"))
+            pages = f"{first}-{last}" if first and last else first
+
+    publication_types = (
+        tuple(t for t in (_text(p) for p in pub_types.iterchildren("PublicationType")) if t)
+        if pub_types is not None
+        else ()
+    )
+    data = parts.get("PubmedData")
+    doi, pmcid = _article_ids(
+        next(data.iterchildren("ArticleIdList"), None) if data is not None else None
+    )
+    comment_items = _comments(comments)
+    text, sections = _abstract(abstract)
+    return Article(
+        pmid=pmid,
+        title=_text(title_elem) or vernacular or "",
+        abstract=text,
+        doi=doi or _elocation_doi(elocations),
+        pmcid=pmcid,
+        journal=journal_title,
+        journal_iso=journal_iso,
+        volume=volume,
+        issue=issue,
+        pages=pages,
+        pub_date=pub_date,
+        year=year,
+        authors=_authors(authors),
+        languages=tuple(languages),
+        keywords=tuple(keywords),
+        mesh_headings=_mesh(mesh),
+        chemicals=_chemicals(chemicals),
+        publication_types=publication_types,
+        sections=sections,
+        other_abstracts=tuple(other_abstracts),
+        vernacular_title=vernacular,
+        comments_corrections=comment_items,
+        retracted=_is_retracted(comment_items, publication_types),
+        record_type="article",
+    )
+
+
+def _book_article(record: Any) -> Article:
+    document = record.find("BookDocument")
+    if document is None:
+        raise ValueError("PubmedBookArticle without BookDocument")
+    pmid = (document.findtext("PMID") or "").strip()
+    if not pmid:
+        raise ValueError("PubmedBookArticle without PMID")
+    book = document.find("Book")
+    book_title = _text(book.find("BookTitle")) if book is not None else ""
+    pub_date, year = _pub_date(book.find("PubDate") if book is not None else None)
+    doi, pmcid = _article_ids(document.find("ArticleIdList"))
+    if doi is None or pmcid is None:
+        more_doi, more_pmcid = _article_ids(record.find("PubmedBookData/ArticleIdList"))
+        doi, pmcid = doi or more_doi, pmcid or more_pmcid
+    # The document's own AuthorList; a Type="editors" list names the book's editors.
+    author_list = next(
+        (a for a in document.iterchildren("AuthorList") if a.get("Type") != "editors"), None
+    )
+    keywords = [
+        t
+        for kl in document.iterchildren("KeywordList")
+        for t in (_text(k) for k in kl.iterchildren("Keyword"))
+        if t
+    ]
+    types = tuple(t for t in (_text(p) for p in document.iterchildren("PublicationType")) if t)
+    vernacular = _opt(document.find("VernacularTitle"))
+    text, sections = _abstract(document.find("Abstract"))
+    return Article(
+        pmid=pmid,
+        title=_text(document.find("ArticleTitle")) or book_title or vernacular or "",
+        abstract=text,
+        doi=doi or _elocation_doi(list(document.iterchildren("ELocationID"))),
+        pmcid=pmcid,
+        volume=_opt(book.find("Volume")) if book is not None else None,
+        pub_date=pub_date,
+        year=year,
+        authors=_authors(author_list),
+        languages=tuple(t for t in (_text(x) for x in document.iterchildren("Language")) if t),
+        keywords=tuple(keywords),
+        publication_types=types,
+        sections=sections,
+        vernacular_title=vernacular,
+        retracted=_is_retracted((), types),
+        record_type="book",
+    )
+
+
+def parse_article(elem: Any) -> Article:
+    """One ``PubmedArticle`` or ``PubmedBookArticle`` element -> :class:`Article`.
+
+    Raises ``ValueError`` for any other element, or a record without a PMID.
+    """
+    if elem.tag == "PubmedArticle":
+        return _pubmed_article(elem)
+    if elem.tag == "PubmedBookArticle":
+        return _book_article(elem)
+    raise ValueError(f"not a PubMed record: <{elem.tag}>")
+
+
+# --- streams --------------------------------------------------------------------------------
+
+
+def _unreadable(source: str, exc: etree.XMLSyntaxError, last_pmid: str | None) -> UnreadableFile:
+    """The one place lxml's errors become ours: line, column and the last good record."""
+    line, column = exc.position if exc.position else (0, 0)
+    message = _POSITION_SUFFIX.sub("", exc.msg or str(exc))
+    if line == 0 and last_pmid is None and message == "no element found":
+        return UnreadableFile(source, "empty: no XML in the file")
+    after = f" (after PMID {last_pmid})" if last_pmid else ""
+    return UnreadableFile(source, f"line {line}, column {column}: {message}{after}")
+
+
+def iter_articles(
+    stream: IO[bytes], source: str = "<stream>", stats: ParseStats | None = None
+) -> Iterator[Article]:
+    """Yield the records of a PubMed XML stream as they complete, in file order.
+
+    Memory stays flat: each record is cleared after it is built and dropped from the root.
+    ``DeleteCitation`` PMIDs and records without a PMID go into ``stats`` (if given). On broken
+    XML the records before the break have already been yielded, then :class:`UnreadableFile`
+    names ``source``, the line and column. Errors raised by ``stream.read`` (a truncated gzip
+    member, say) pass through unchanged for the caller, who knows what the stream is.
+    """
+    stats = stats if stats is not None else ParseStats()
+    events = etree.iterparse(stream, events=("end",), tag=_RECORD_TAGS, **SAFE_PARSER_OPTIONS)
+    last_pmid: str | None = None
+    try:
+        for _, elem in events:
+            if elem.tag == "DeleteCitation":
+                stats.deleted.extend(
+                    p.text.strip() for p in elem.iterchildren("PMID") if p.text and p.text.strip()
+                )
+            else:
+                try:
+                    article = parse_article(elem)
+                except ValueError:
+                    stats.skipped += 1
+                else:
+                    stats.records += 1
+                    last_pmid = article.pmid
+                    yield article
+            elem.clear(keep_tail=True)
+            parent = elem.getparent()
+            if parent is not None:
+                while elem.getprevious() is not None:
+                    del parent[0]
+    except etree.XMLSyntaxError as exc:
+        raise _unreadable(source, exc, last_pmid) from exc
+    root = events.root
+    if stats.records == 0 and root is not None and root.tag not in _PUBMED_ROOTS:
+        raise UnreadableFile(source, f"not PubMed XML: the root element is <{root.tag}>")
+
+
+def parse_bytes(
+    data: bytes, source: str = "<efetch response>", stats: ParseStats | None = None
+) -> list[Article]:
+    """Every record in ``data`` (an efetch response, a saved file's content)."""
+    return list(iter_articles(io.BytesIO(data), source, stats))
+
+
+def parse_records(data: bytes, source: str = "<efetch response>") -> list[tuple[Article, bytes]]:
+    """Every record in ``data`` with its own XML (UTF-8, no declaration, so records from
+    several responses can be cached and later joined inside one ``<PubmedArticleSet>``)."""
+    out: list[tuple[Article, bytes]] = []
+    events = etree.iterparse(
+        io.BytesIO(data), events=("end",), tag=_RECORD_TAGS[:2], **SAFE_PARSER_OPTIONS
+    )
+    last_pmid: str | None = None
+    try:
+        for _, elem in events:
+            try:
+                article = parse_article(elem)
+            except ValueError:
+                continue
+            last_pmid = article.pmid
+            raw = etree.tostring(elem, encoding="UTF-8", xml_declaration=False, with_tail=False)
+            out.append((article, raw))
+    except etree.XMLSyntaxError as exc:
+        raise _unreadable(source, exc, last_pmid) from exc
+    return out
