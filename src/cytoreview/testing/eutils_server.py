@@ -126,6 +126,23 @@ class _Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class _Exchange:
+    """One request while it is being answered."""
+
+    method: str
+    path: str
+    endpoint: str
+    params: dict[str, str] = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)
+    fault: str | None = None
+    rate_limited: bool = False
+    client: str = ""
+    arrival: float = field(default_factory=time.time)
+    t0: float = field(default_factory=time.perf_counter)
+    logged: bool = False
+
+
 class _Dropped(Exception):
     """The connection is to be closed without (a complete) answer."""
 
@@ -147,9 +164,12 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "cytoreview-eutils-standin/1.0"
     timeout = 60
     server: _HTTPServer
+    exchange: _Exchange
 
     def setup(self) -> None:
         super().setup()
+        # Headers and body go out in two writes: without this, Nagle + delayed ACK add 40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.owner._track(self.connection, add=True)
 
     def finish(self) -> None:
@@ -429,19 +449,12 @@ class EutilsServer:
 
     # ------------------------------------------------------------------ request handling
     def _handle(self, h: _Handler, method: str) -> None:
-        arrival = time.time()
-        t0 = time.perf_counter()
         with self._lock:
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         split = urlsplit(h.path)
-        path = split.path
-        params: dict[str, str] = {}
-        status: int | None = None
-        fault: str | None = None
-        limited = False
-        ids: list[str] = []
-        endpoint = self._endpoint(path)
+        ex = _Exchange(method=method, path=split.path, endpoint=self._endpoint(split.path))
+        h.exchange = ex
         try:
             try:
                 pairs = parse_qsl(split.query, keep_blank_values=True)
@@ -452,39 +465,46 @@ class EutilsServer:
                     body = h.rfile.read(length) if length > 0 else b""
                     pairs += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
                 for k, v in pairs:
+                    params = ex.params
                     params[k] = f"{params[k]},{v}" if k in params and k in ("id", "ids") else v
             except ValueError as exc:
-                resp = _Response(400, f"bad request: {exc}\n".encode(), "text/plain")
-                status = self._send(h, resp)
+                self._send(h, _Response(400, f"bad request: {exc}\n".encode(), "text/plain"))
                 return
-            resp, fault, limited, ids = self._answer(h, endpoint, params)
+            resp = self._answer(h, ex)
             if self.latency > 0 and self._stop.wait(self.latency):
                 raise _Dropped
-            status = self._deliver(h, endpoint, params, resp, fault)
+            self._deliver(h, ex, resp)
         except _Dropped:
-            status = None
             self._drop(h)
         except OSError:
-            status = None
             h.close_connection = True
         finally:
-            rec = RequestRecord(
-                time=arrival,
-                method=method,
-                path=path,
-                endpoint=endpoint,
-                params=params,
-                n_ids=len(ids) if endpoint in ("efetch", "epost", "idconv") else None,
-                ids=tuple(ids),
-                status=status,
-                fault=fault,
-                rate_limited=limited,
-                client=h.client_address[0],
-                duration=time.perf_counter() - t0,
-            )
+            self._record(ex, None)
             with self._lock:
                 self.in_flight -= 1
-                self._log.append(rec)
+
+    def _record(self, ex: _Exchange, status: int | None) -> None:
+        """Log the exchange once, just before its answer goes out (so a client that has its
+        answer always finds the request in the log)."""
+        if ex.logged:
+            return
+        ex.logged = True
+        rec = RequestRecord(
+            time=ex.arrival,
+            method=ex.method,
+            path=ex.path,
+            endpoint=ex.endpoint,
+            params=ex.params,
+            n_ids=len(ex.ids) if ex.endpoint in ("efetch", "epost", "idconv") else None,
+            ids=tuple(ex.ids),
+            status=status,
+            fault=ex.fault,
+            rate_limited=ex.rate_limited,
+            client=ex.client,
+            duration=time.perf_counter() - ex.t0,
+        )
+        with self._lock:
+            self._log.append(rec)
 
     @staticmethod
     def _endpoint(path: str) -> str:
@@ -496,38 +516,34 @@ class EutilsServer:
             return "idconv"
         return "other"
 
-    def _answer(
-        self, h: _Handler, endpoint: str, params: dict[str, str]
-    ) -> tuple[_Response, str | None, bool, list[str]]:
-        """(normal response, fault to inject, rate limited?, IDs asked for)."""
+    def _answer(self, h: _Handler, ex: _Exchange) -> _Response:
+        """The normal response; sets the exchange's fault, rate_limited and ids."""
+        endpoint, params = ex.endpoint, ex.params
+        ex.client = h.client_address[0]
         if endpoint == "other":
-            return (
-                _Response(404, b"<html><body>404 Not Found</body></html>\n", "text/html"),
-                (None),
-                False,
-                [],
-            )
+            return _Response(404, b"<html><body>404 Not Found</body></html>\n", "text/html")
         key = params.get("api_key") or None
         if key is not None and self.valid_api_keys is not None and key not in self.valid_api_keys:
             body = {"error": "API key invalid", "api-key": key, "type": "invalid",
                     "status": "unknown"}  # fmt: skip
-            return _Response(400, _json(body), "application/json"), None, False, []
-        limited = self._rate_limited(key, h.client_address[0])
+            return _Response(400, _json(body), "application/json")
+        limited = self._rate_limited(key, ex.client)
         if limited is not None:
-            return limited, None, True, []
-        fault = self._pick_fault(endpoint)
-        ids: list[str] = []
+            ex.rate_limited = True
+            return limited
+        ex.fault = self._pick_fault(endpoint)
         if endpoint == "esearch":
-            resp, ids = self._esearch(params), []
-        elif endpoint == "efetch":
-            resp, ids = self._efetch(params)
-            if fault is None and self.fail_pmids.intersection(ids):
-                fault = "500"
-        elif endpoint == "epost":
-            resp, ids = self._epost(params)
-        else:
-            resp, ids = self._idconv(params)
-        return resp, fault, False, ids
+            return self._esearch(params)
+        if endpoint == "efetch":
+            resp, ex.ids = self._efetch(params)
+            if ex.fault is None and self.fail_pmids.intersection(ex.ids):
+                ex.fault = "500"
+            return resp
+        if endpoint == "epost":
+            resp, ex.ids = self._epost(params)
+            return resp
+        resp, ex.ids = self._idconv(params)
+        return resp
 
     def _rate_limited(self, key: str | None, client: str) -> _Response | None:
         if not self.rate_limit:
@@ -562,39 +578,36 @@ class EutilsServer:
         return None
 
     # ------------------------------------------------------------------ delivery and faults
-    def _deliver(
-        self, h: _Handler, endpoint: str, params: dict[str, str], resp: _Response, fault: str | None
-    ) -> int | None:
+    def _deliver(self, h: _Handler, ex: _Exchange, resp: _Response) -> None:
+        fault, params = ex.fault, ex.params
         if fault is None:
-            return self._send(h, resp)
-        if fault in ("500", "502", "503", "504"):
+            self._send(h, resp)
+        elif fault in ("500", "502", "503", "504"):
             code = int(fault)
             body = f"<html><body><h1>{code} {_REASONS[code]}</h1></body></html>\n".encode()
-            return self._send(h, _Response(code, body, "text/html"))
-        if fault == "429":
-            who = params.get("api_key") or h.client_address[0]
+            self._send(h, _Response(code, body, "text/html"))
+        elif fault == "429":
+            who = params.get("api_key") or ex.client
             limit = self.limit_with_key if params.get("api_key") else self.limit_without_key
             doc = {"error": "API rate limit exceeded", "api-key": who, "count": str(limit + 1),
                    "limit": str(limit)}  # fmt: skip
-            return self._send(
-                h, _Response(429, _json(doc), "application/json", {"Retry-After": "1"})
-            )
-        if fault == "truncated":
-            half = resp.body[: len(resp.body) // 2]
-            return self._send(h, _Response(200, half, resp.content_type))
-        if fault == "html":
-            return self._send(h, _Response(200, HTML_ERROR_PAGE.encode(), "text/html"))
-        if fault == "empty":
-            return self._send(h, _Response(200, b"", resp.content_type))
-        if fault == "error200":
-            return self._send(h, _error200(endpoint, params))
-        if fault == "reset":
+            self._send(h, _Response(429, _json(doc), "application/json", {"Retry-After": "1"}))
+        elif fault == "truncated":
+            self._send(h, _Response(200, resp.body[: len(resp.body) // 2], resp.content_type))
+        elif fault == "html":
+            self._send(h, _Response(200, HTML_ERROR_PAGE.encode(), "text/html"))
+        elif fault == "empty":
+            self._send(h, _Response(200, b"", resp.content_type))
+        elif fault == "error200":
+            self._send(h, _error200(ex.endpoint, params))
+        elif fault == "reset":
             raise _Dropped
-        if fault == "stall":
+        elif fault == "stall":
             if self._stop.wait(self.stall_seconds):
                 raise _Dropped
-            return self._send(h, resp)
-        if fault == "partial":
+            self._send(h, resp)
+        elif fault == "partial":
+            self._record(ex, None)
             h.close_connection = True
             h.send_response(200)
             h.send_header("Content-Type", resp.content_type)
@@ -604,10 +617,11 @@ class EutilsServer:
             h.wfile.write(resp.body[: len(resp.body) // 2])
             h.wfile.flush()
             raise _Dropped
-        raise AssertionError(fault)
+        else:
+            raise AssertionError(fault)
 
-    @staticmethod
-    def _send(h: _Handler, resp: _Response) -> int:
+    def _send(self, h: _Handler, resp: _Response) -> None:
+        self._record(h.exchange, resp.status)
         h.send_response(resp.status)
         h.send_header("Content-Type", resp.content_type)
         h.send_header("Content-Length", str(len(resp.body)))
@@ -616,11 +630,10 @@ class EutilsServer:
         h.end_headers()
         h.wfile.write(resp.body)
         h.wfile.flush()
-        return resp.status
 
-    @staticmethod
-    def _drop(h: _Handler) -> None:
+    def _drop(self, h: _Handler) -> None:
         """Close the connection with a TCP reset, without an answer."""
+        self._record(h.exchange, None)
         h.close_connection = True
         try:
             h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
