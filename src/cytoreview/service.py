@@ -205,7 +205,7 @@ class Fetcher:
                 with self._lock:
                     self._errors[batch[0]] = str(exc)
             return
-        records = parse.parse_records(data, source="efetch")
+        records = _parse_records(data, "efetch response")
         wanted = set(batch)
         raw = {a.pmid: xml for a, xml in records if a.pmid in wanted}
         if self.cache and raw:
@@ -222,7 +222,7 @@ class Fetcher:
         if not blobs:
             return []
         data = b"<PubmedArticleSet>" + b"".join(blobs) + b"</PubmedArticleSet>"
-        return [article for article, _ in parse.parse_records(data, source=source)]
+        return [article for article, _ in _parse_records(data, source)]
 
     def _report(self) -> None:
         self.result.requests = self.client.stats.requests
@@ -341,3 +341,15 @@ def _client(client: EutilsClient | None) -> Iterator[EutilsClient]:
         return
     with EutilsClient() as own:
         yield own
+
+
+def _parse_records(data: bytes, source: str) -> list[tuple[Article, bytes]]:
+    """Each record of an efetch response with its own XML, for the cache."""
+    # TODO(lead): move into parse.py once the parser lands.
+    from lxml import etree
+
+    root = etree.fromstring(data, parse.safe_parser())
+    out = []
+    for elem in root.iterchildren("PubmedArticle", "PubmedBookArticle"):
+        out.append((parse.parse_article(elem), etree.tostring(elem)))
+    return out

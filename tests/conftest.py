@@ -1,0 +1,44 @@
+"""Shared fixtures: the local E-utilities stand-in, loaded once per session with real records.
+
+No test talks to anything but 127.0.0.1: ``eutils`` points the tool at a fresh stand-in server
+and a fresh cache directory for every test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cytoreview.testing.eutils_server import EutilsServer
+from cytoreview.testing.records import RecordStore, load_store
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "data" / "seeds"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+TRAIN_2021 = SHARED_DATA / "pubmed21n1298.train.xml.gz"
+BASELINE_2020 = SHARED_DATA / "pubmed20n0014.xml.gz"
+
+
+@pytest.fixture(scope="session")
+def store() -> RecordStore:
+    """The seed records plus the 16,599 real 2021 records."""
+    files = [SEEDS / "seeds.xml"]
+    if TRAIN_2021.exists():
+        files.append(TRAIN_2021)
+    return load_store(files)
+
+
+@pytest.fixture
+def eutils(store: RecordStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+           ) -> Iterator[EutilsServer]:
+    """A stand-in with NCBI's rate limit; the environment points cytoreview at it."""
+    with EutilsServer(store=store) as server:
+        monkeypatch.setenv("CYTOREVIEW_EUTILS_URL", server.url)
+        monkeypatch.setenv("CYTOREVIEW_IDCONV_URL", server.idconv_url)
+        monkeypatch.setenv("CYTOREVIEW_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.setenv("NCBI_EMAIL", "reviewer@example.org")
+        monkeypatch.delenv("NCBI_API_KEY", raising=False)
+        monkeypatch.setenv("NO_COLOR", "1")
+        yield server

@@ -1,0 +1,173 @@
+"""End to end: the ``cytoreview`` command against the local E-utilities stand-in."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cytoreview.cli import app
+from cytoreview.testing.eutils_server import EutilsServer
+
+SEEDS = Path(__file__).resolve().parent.parent / "data" / "seeds"
+WYSOCKI, EKLUND, PARKINSON = "15461571", "15627015", "2215513"
+EKLUND_DOI = "10.1097/01.cco.0000142070.45097.68"
+CARPI_DOI = "10.2174/156800909790192392"  # seed 004: not in PubMed as far as we know
+
+
+def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args), input=input)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_three_seeds_in_two_requests_with_nlm_roles(eutils: EutilsServer) -> None:
+    code, out, err = run("fetch", WYSOCKI, EKLUND_DOI, PARKINSON, "--format", "json")
+    assert code == 0, err
+    records = json.loads(out)
+    assert [r["pmid"] for r in records] == [WYSOCKI, EKLUND, PARKINSON]
+    # One esearch for the DOI, one efetch for all three PMIDs.
+    assert eutils.count() == 2
+    assert (eutils.count("esearch"), eutils.count("efetch")) == (1, 1)
+    eklund = records[1]
+    assert eklund["doi"] == EKLUND_DOI
+    roles = [s["role"] for s in eklund["sentences"]]
+    assert roles[0] == "purpose" and roles[-1] == "conclusions" and "findings" in roles
+    assert {s["source"] for s in eklund["sentences"]} == {"nlm"}
+    assert eklund["summary"]["purpose"].startswith("Highlighted in this review")
+    for record in records:
+        for sentence in record["sentences"]:
+            text = record["abstract"][sentence["start"]:sentence["end"]]
+            assert text and text == text.strip()
+            assert 0.0 <= sentence["confidence"] <= 1.0
+
+
+def test_requests_identify_the_tool(eutils: EutilsServer) -> None:
+    run("fetch", WYSOCKI)
+    assert eutils.requests
+    for request in eutils.requests:
+        assert (request.tool, request.email) == ("cytoreview", "reviewer@example.org")
+
+
+def test_table_view_shows_the_purpose_row(eutils: EutilsServer) -> None:
+    code, out, _ = run("fetch", WYSOCKI)
+    assert code == 0
+    assert "Human cancer gene therapy with cytokine gene-modified cells" in out
+    assert "Purpose" in out and "Findings" in out and "Conclusions" in out
+    assert "This article reviews" in out
+
+
+def test_unknown_doi_is_named_and_the_rest_is_output(eutils: EutilsServer) -> None:
+    code, out, err = run("fetch", PARKINSON, CARPI_DOI, "--format", "jsonl")
+    assert code == 1
+    assert [json.loads(line)["pmid"] for line in out.splitlines()] == [PARKINSON]
+    assert CARPI_DOI in err and "not found" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_unknown_pmid_is_named(eutils: EutilsServer) -> None:
+    code, out, err = run("fetch", WYSOCKI, "99999999", "-f", "json")
+    assert code == 1
+    assert [r["pmid"] for r in json.loads(out)] == [WYSOCKI]
+    assert "99999999: PMID not found" in err
+
+
+def test_invalid_identifier_is_a_usage_error_before_any_request(eutils: EutilsServer) -> None:
+    code, out, err = run("fetch", WYSOCKI, "abc")
+    assert code == 2
+    assert out == ""
+    assert err.strip() == "cytoreview: 'abc': not a PMID, DOI, PMCID or PubMed/doi.org URL"
+    assert eutils.count() == 0
+
+
+def test_pmcid_through_the_id_converter(eutils: EutilsServer) -> None:
+    pmcid, pmid = sorted(eutils.store.pmcid_to_pmid.items())[0]
+    code, out, err = run("fetch", pmcid, "-f", "json")
+    assert code == 0, err
+    assert [r["pmid"] for r in json.loads(out)] == [pmid]
+
+
+def test_second_run_is_served_from_the_cache(eutils: EutilsServer) -> None:
+    run("fetch", WYSOCKI, EKLUND_DOI, "-f", "json")
+    first = eutils.count()
+    code, out, _ = run("fetch", WYSOCKI, EKLUND_DOI, "-f", "json")
+    assert code == 0
+    assert len(json.loads(out)) == 2
+    assert eutils.count() == first  # nothing asked of NCBI the second time
+    code, out, _ = run("fetch", WYSOCKI, "--offline", "-f", "json")
+    assert code == 0 and len(json.loads(out)) == 1
+    code, _, err = run("fetch", PARKINSON, "--offline", "-f", "json")
+    assert code == 1 and "not in the cache" in err
+
+
+def test_batch_reads_an_id_list_and_names_bad_lines(eutils: EutilsServer, tmp_path: Path
+                                                    ) -> None:
+    listing = tmp_path / "ids.txt"
+    listing.write_text(f"# my review\n{WYSOCKI}\n\nnot an id\n{PARKINSON}  # Parkinson\n")
+    code, out, err = run("batch", str(listing), "-f", "json")
+    assert [r["pmid"] for r in json.loads(out)] == [WYSOCKI, PARKINSON]
+    assert f"{listing}:4" in err and "'not an id'" in err
+    assert code == 1
+
+
+def test_batch_of_the_seed_list_from_stdin(eutils: EutilsServer) -> None:
+    code, out, err = run("batch", "-", "-f", "jsonl",
+                         input=(SEEDS / "ids.txt").read_text(encoding="utf-8"))
+    assert code == 1  # seed 004's DOI is not in PubMed
+    assert [json.loads(line)["pmid"] for line in out.splitlines()] == [
+        WYSOCKI, EKLUND, PARKINSON]
+    assert CARPI_DOI in err
+
+
+def test_missing_id_list_is_a_usage_error(eutils: EutilsServer, tmp_path: Path) -> None:
+    code, _, err = run("batch", str(tmp_path / "nope.txt"))
+    assert code == 2
+    assert err.strip() == f"cytoreview: {tmp_path / 'nope.txt'}: no such file"
+
+
+def test_output_file_is_complete_or_absent(eutils: EutilsServer, tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    code, out, _ = run("fetch", WYSOCKI, "-f", "json", "-o", str(target))
+    assert code == 0 and out == ""
+    assert [r["pmid"] for r in json.loads(target.read_text(encoding="utf-8"))] == [WYSOCKI]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_api_key_never_appears_in_output_or_messages(eutils: EutilsServer, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "0123456789abcdefSECRETKEY"
+    monkeypatch.setenv("NCBI_API_KEY", secret)
+    for fmt in ("json", "md", "csv", "ris", "bibtex", "table"):
+        code, out, err = run("fetch", WYSOCKI, CARPI_DOI, "-f", fmt)
+        assert code == 1
+        assert secret not in out and secret not in err
+    assert all(r.api_key == secret for r in eutils.requests)
+    cache_files = list((tmp_path / "cache").iterdir())
+    assert cache_files
+    assert all(secret.encode() not in f.read_bytes() for f in cache_files)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_refused_connection_is_one_line_naming_the_url(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/entrez/eutils/"
+    env = {**os.environ, "CYTOREVIEW_EUTILS_URL": url, "CYTOREVIEW_CACHE_DIR": str(tmp_path)}
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "cytoreview", "fetch", WYSOCKI],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert time.monotonic() - started < 30
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert any(url in line and "connection refused" in line for line in lines)
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
