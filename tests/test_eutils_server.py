@@ -593,3 +593,37 @@ def test_json_bodies_are_valid_json(
     doc = json.loads(r.content)
     assert doc["header"]["type"] == "esearch"
     assert doc["esearchresult"]["idlist"] == ["15627015", "2215513"]
+
+
+def test_esearch_by_post_epost_and_requested_ids(
+    seed_store: RecordStore, make_server: Callable[..., EutilsServer], client: httpx.Client
+) -> None:
+    srv = make_server(store=seed_store)
+    r = client.post(
+        srv.url + "esearch.fcgi",
+        data={"db": "pubmed", "term": f'"{SEED_DOI_001}"[doi]', "retmode": "json"},
+    )
+    assert r.json()["esearchresult"]["idlist"] == ["15627015"]
+    posted = client.post(srv.url + "epost.fcgi", data={"db": "pubmed", "id": "2215513,15461571,7"})
+    root = etree.fromstring(posted.content, PARSER)
+    webenv, key = root.findtext("WebEnv"), root.findtext("QueryKey")
+    fetched = client.get(
+        srv.url + "efetch.fcgi",
+        params={"db": "pubmed", "WebEnv": webenv, "query_key": key, "retmode": "xml"},
+    )
+    assert pmids_of(fetched.content) == ["2215513", "15461571"]
+    assert srv.requested_ids("epost") == ["2215513", "15461571", "7"]
+    assert srv.requested_ids() == ["2215513", "15461571"]
+
+
+def test_idconv_xml_by_default_and_invalid_api_keys(
+    seed_store: RecordStore, make_server: Callable[..., EutilsServer], client: httpx.Client
+) -> None:
+    srv = make_server(store=seed_store, valid_api_keys={"GOOD"})
+    r = client.get(srv.idconv_url, params={"ids": "PMC1"})
+    root = etree.fromstring(r.content, PARSER)
+    assert root.tag == "pmcids" and root.find("record").get("status") == "error"
+    bad = client.get(srv.url + "efetch.fcgi", params={"id": "2215513", "api_key": "BAD"})
+    assert bad.status_code == 400 and bad.json()["error"] == "API key invalid"
+    good = client.get(srv.url + "efetch.fcgi", params={"id": "2215513", "api_key": "GOOD"})
+    assert good.status_code == 200

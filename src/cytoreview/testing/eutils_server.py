@@ -379,6 +379,16 @@ class EutilsServer:
             ]
         )
 
+    def requested_ids(self, endpoint: str = "efetch", status: int | None = None) -> list[str]:
+        """Every ID asked for at ``endpoint`` (in request order, repeats kept), e.g. to check
+        that a resumed batch asks only for what it does not have."""
+        return [
+            i
+            for r in self.requests
+            if r.endpoint == endpoint and (status is None or r.status == status)
+            for i in r.ids
+        ]
+
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> EutilsServer:
         if self._httpd is not None:
