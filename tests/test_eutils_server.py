@@ -627,3 +627,17 @@ def test_idconv_xml_by_default_and_invalid_api_keys(
     assert bad.status_code == 400 and bad.json()["error"] == "API key invalid"
     good = client.get(srv.url + "efetch.fcgi", params={"id": "2215513", "api_key": "GOOD"})
     assert good.status_code == 200
+
+
+def test_opt_in_disk_cache_gives_the_same_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cytoreview.testing import records
+
+    monkeypatch.setattr(records, "_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setenv(records.CACHE_ENV, str(tmp_path))
+    first = RecordStore.load(DATA["seeds"], jobs=1)
+    (pickled,) = tmp_path.glob("seeds.xml.*.pickle")
+    again = RecordStore.load(DATA["seeds"], jobs=1)
+    assert again.records == first.records and again.doi_to_pmid == first.doi_to_pmid
+    assert pickled.is_file()

@@ -34,6 +34,7 @@ import struct
 import sys
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -487,6 +488,13 @@ class EutilsServer:
         except _Dropped:
             self._drop(h)
         except OSError:
+            h.close_connection = True
+        except Exception:  # a bug in the stand-in: say so loudly instead of hanging up
+            traceback.print_exc(file=sys.stderr)
+            if not ex.logged:
+                with contextlib.suppress(OSError):
+                    body = b"stand-in internal error (see the test's stderr)\n"
+                    self._send(h, _Response(500, body, "text/plain"))
             h.close_connection = True
         finally:
             self._record(ex, None)
