@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import random
-import secrets
 import socket
 import struct
 import sys
@@ -42,9 +40,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
-from xml.sax.saxutils import escape, quoteattr
 
-from .query import QueryError, run_query
+from .endpoints import Endpoints, Response, error200, json_bytes
 from .records import RecordStore, find_data_files, load_store
 
 __all__ = [
@@ -67,26 +64,12 @@ EUTILS_PREFIX = "/entrez/eutils/"
 IDCONV_PATH = "/pmc/utils/idconv/v1.0/"
 IDCONV_PATH_NEW = "/tools/idconv/api/v1/articles/"
 
-PUBMED_DOCTYPE = (
-    '<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle, 1st January 2025//EN" '
-    '"https://dtd.nlm.nih.gov/ncbi/pubmed/out/pubmed_250101.dtd">'
-)
-ESEARCH_DOCTYPE = (
-    '<!DOCTYPE eSearchResult PUBLIC "-//NLM//DTD esearch 20060628//EN" '
-    '"https://eutils.ncbi.nlm.nih.gov/eutils/dtd/20060628/esearch.dtd">'
-)
-EFETCH_ERROR_DOCTYPE = (
-    '<!DOCTYPE eFetchResult PUBLIC "-//NLM//DTD efetch 20131226//EN" '
-    '"https://eutils.ncbi.nlm.nih.gov/eutils/dtd/20131226/efetch.dtd">'
-)
-XML_DECL = '<?xml version="1.0" encoding="UTF-8" ?>\n'
 HTML_ERROR_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>NCBI - WWW Error Blocked Diagnostic</title></head>"
     "<body><h1>Service unavailable</h1><p>The server is temporarily unable to service your "
     "request. Please try again later.</p></body></html>\n"
 )
 MAX_BODY = 16 * 1024 * 1024
-ESEARCH_MAX_RETMAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -117,14 +100,6 @@ class RequestRecord:
     @property
     def email(self) -> str | None:
         return self.params.get("email")
-
-
-@dataclass
-class _Response:
-    status: int
-    body: bytes
-    content_type: str = "text/xml; charset=UTF-8"
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -190,10 +165,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.owner._handle(self, "POST")
 
 
-def _split_ids(value: str) -> list[str]:
-    return [x for x in value.replace("\n", ",").replace(" ", ",").split(",") if x.strip()]
-
-
 class EutilsServer:
     """The local E-utilities stand-in. See the module docstring.
 
@@ -227,13 +198,13 @@ class EutilsServer:
         elif files is not None:
             raise ValueError("give either files or store, not both")
         self.store = store
+        self.eutils = Endpoints(store)
         self.port = port
         self.verbose = verbose
         self._lock = threading.Lock()
         self._log: list[RequestRecord] = []
         self._windows: dict[str, deque[float]] = {}
         self._scripts: dict[str | None, deque[str | None]] = {}
-        self._history: dict[str, list[list[str]]] = {}
         self._conns: set[socket.socket] = set()
         self._stop = threading.Event()
         self._httpd: _HTTPServer | None = None
@@ -479,7 +450,7 @@ class EutilsServer:
                     params = ex.params
                     params[k] = f"{params[k]},{v}" if k in params and k in ("id", "ids") else v
             except ValueError as exc:
-                self._send(h, _Response(400, f"bad request: {exc}\n".encode(), "text/plain"))
+                self._send(h, Response(400, f"bad request: {exc}\n".encode(), "text/plain"))
                 return
             resp = self._answer(h, ex)
             if self.latency > 0 and self._stop.wait(self.latency):
@@ -494,7 +465,7 @@ class EutilsServer:
             if not ex.logged:
                 with contextlib.suppress(OSError):
                     body = b"stand-in internal error (see the test's stderr)\n"
-                    self._send(h, _Response(500, body, "text/plain"))
+                    self._send(h, Response(500, body, "text/plain"))
             h.close_connection = True
         finally:
             self._record(ex, None)
@@ -534,36 +505,36 @@ class EutilsServer:
             return "idconv"
         return "other"
 
-    def _answer(self, h: _Handler, ex: _Exchange) -> _Response:
+    def _answer(self, h: _Handler, ex: _Exchange) -> Response:
         """The normal response; sets the exchange's fault, rate_limited and ids."""
         endpoint, params = ex.endpoint, ex.params
         ex.client = h.client_address[0]
         if endpoint == "other":
-            return _Response(404, b"<html><body>404 Not Found</body></html>\n", "text/html")
+            return Response(404, b"<html><body>404 Not Found</body></html>\n", "text/html")
         key = params.get("api_key") or None
         if key is not None and self.valid_api_keys is not None and key not in self.valid_api_keys:
             body = {"error": "API key invalid", "api-key": key, "type": "invalid",
                     "status": "unknown"}  # fmt: skip
-            return _Response(400, _json(body), "application/json")
+            return Response(400, json_bytes(body), "application/json")
         limited = self._rate_limited(key, ex.client)
         if limited is not None:
             ex.rate_limited = True
             return limited
         ex.fault = self._pick_fault(endpoint)
         if endpoint == "esearch":
-            return self._esearch(params)
+            return self.eutils.esearch(params)
         if endpoint == "efetch":
-            resp, ex.ids = self._efetch(params)
+            resp, ex.ids = self.eutils.efetch(params)
             if ex.fault is None and self.fail_pmids.intersection(ex.ids):
                 ex.fault = "500"
             return resp
         if endpoint == "epost":
-            resp, ex.ids = self._epost(params)
+            resp, ex.ids = self.eutils.epost(params)
             return resp
-        resp, ex.ids = self._idconv(params)
+        resp, ex.ids = self.eutils.idconv(params)
         return resp
 
-    def _rate_limited(self, key: str | None, client: str) -> _Response | None:
+    def _rate_limited(self, key: str | None, client: str) -> Response | None:
         if not self.rate_limit:
             return None
         who = key or client
@@ -579,7 +550,7 @@ class EutilsServer:
             count = len(window) + 1
         body = {"error": "API rate limit exceeded", "api-key": who, "count": str(count),
                 "limit": str(limit)}  # fmt: skip
-        return _Response(429, _json(body), "application/json", {"Retry-After": "1"})
+        return Response(429, json_bytes(body), "application/json", {"Retry-After": "1"})
 
     def _pick_fault(self, endpoint: str) -> str | None:
         with self._lock:
@@ -596,28 +567,28 @@ class EutilsServer:
         return None
 
     # ------------------------------------------------------------------ delivery and faults
-    def _deliver(self, h: _Handler, ex: _Exchange, resp: _Response) -> None:
+    def _deliver(self, h: _Handler, ex: _Exchange, resp: Response) -> None:
         fault, params = ex.fault, ex.params
         if fault is None:
             self._send(h, resp)
         elif fault in ("500", "502", "503", "504"):
             code = int(fault)
             body = f"<html><body><h1>{code} {_REASONS[code]}</h1></body></html>\n".encode()
-            self._send(h, _Response(code, body, "text/html"))
+            self._send(h, Response(code, body, "text/html"))
         elif fault == "429":
             who = params.get("api_key") or ex.client
             limit = self.limit_with_key if params.get("api_key") else self.limit_without_key
             doc = {"error": "API rate limit exceeded", "api-key": who, "count": str(limit + 1),
                    "limit": str(limit)}  # fmt: skip
-            self._send(h, _Response(429, _json(doc), "application/json", {"Retry-After": "1"}))
+            self._send(h, Response(429, json_bytes(doc), "application/json", {"Retry-After": "1"}))
         elif fault == "truncated":
-            self._send(h, _Response(200, resp.body[: len(resp.body) // 2], resp.content_type))
+            self._send(h, Response(200, resp.body[: len(resp.body) // 2], resp.content_type))
         elif fault == "html":
-            self._send(h, _Response(200, HTML_ERROR_PAGE.encode(), "text/html"))
+            self._send(h, Response(200, HTML_ERROR_PAGE.encode(), "text/html"))
         elif fault == "empty":
-            self._send(h, _Response(200, b"", resp.content_type))
+            self._send(h, Response(200, b"", resp.content_type))
         elif fault == "error200":
-            self._send(h, _error200(ex.endpoint, params))
+            self._send(h, error200(ex.endpoint, params))
         elif fault == "reset":
             raise _Dropped
         elif fault == "stall":
@@ -638,7 +609,7 @@ class EutilsServer:
         else:
             raise AssertionError(fault)
 
-    def _send(self, h: _Handler, resp: _Response) -> None:
+    def _send(self, h: _Handler, resp: Response) -> None:
         self._record(h.exchange, resp.status)
         h.send_response(resp.status)
         h.send_header("Content-Type", resp.content_type)
@@ -659,251 +630,9 @@ class EutilsServer:
         except OSError:
             pass
 
-    # ------------------------------------------------------------------ endpoints
-    def _esearch(self, params: dict[str, str]) -> _Response:
-        as_json = params.get("retmode", "xml").lower() == "json"
-        db = params.get("db", "pubmed") or "pubmed"
-        if db != "pubmed":
-            return _esearch_error(as_json, f"Invalid db name specified: {db}", status=400)
-        try:
-            retmax = int(params.get("retmax", "20") or 20)
-            retstart = int(params.get("retstart", "0") or 0)
-        except ValueError:
-            return _esearch_error(as_json, "retmax and retstart must be integers", status=400)
-        retmax = max(0, min(retmax, ESEARCH_MAX_RETMAX))
-        retstart = max(0, retstart)
-        try:
-            result = run_query(self.store, params.get("term", ""))
-        except QueryError as exc:
-            return _esearch_error(as_json, str(exc))
-        ordered = sorted(result.pmids, key=int, reverse=True)
-        page = ordered[retstart : retstart + retmax]
-        if params.get("rettype") == "count":
-            page, retmax = [], 0
-        out: dict[str, Any] = {
-            "count": str(len(ordered)),
-            "retmax": str(len(page)),
-            "retstart": str(retstart),
-        }
-        if params.get("usehistory", "").lower() == "y":
-            webenv, query_key = self._remember(params.get("WebEnv"), ordered)
-            out["querykey"] = str(query_key)
-            out["webenv"] = webenv
-        out["idlist"] = page
-        out["translationset"] = []
-        out["querytranslation"] = result.translation
-        if result.phrases_not_found or result.fields_not_found:
-            out["errorlist"] = {
-                "phrasesnotfound": result.phrases_not_found,
-                "fieldsnotfound": result.fields_not_found,
-            }
-        messages = [] if ordered else ["No items found."]
-        if result.phrases_ignored or messages:
-            out["warninglist"] = {
-                "phrasesignored": result.phrases_ignored,
-                "quotedphrasesnotfound": [],
-                "outputmessages": messages,
-            }
-        if as_json:
-            doc = {"header": {"type": "esearch", "version": "0.3"}, "esearchresult": out}
-            return _Response(200, _json(doc), "application/json; charset=UTF-8")
-        parts = [XML_DECL, ESEARCH_DOCTYPE, "\n<eSearchResult>"]
-        parts.append(f"<Count>{out['count']}</Count><RetMax>{out['retmax']}</RetMax>")
-        parts.append(f"<RetStart>{out['retstart']}</RetStart>")
-        if "webenv" in out:
-            parts.append(f"<QueryKey>{out['querykey']}</QueryKey>")
-            parts.append(f"<WebEnv>{escape(out['webenv'])}</WebEnv>")
-        parts.append("<IdList>\n" + "".join(f"<Id>{p}</Id>\n" for p in page) + "</IdList>")
-        parts.append("<TranslationSet/>")
-        parts.append(f"<QueryTranslation>{escape(result.translation)}</QueryTranslation>")
-        if "errorlist" in out:
-            parts.append("<ErrorList>")
-            parts.extend(f"<PhraseNotFound>{escape(p)}</PhraseNotFound>"
-                         for p in result.phrases_not_found)  # fmt: skip
-            parts.extend(f"<FieldNotFound>{escape(p)}</FieldNotFound>"
-                         for p in result.fields_not_found)  # fmt: skip
-            parts.append("</ErrorList>")
-        if "warninglist" in out:
-            parts.append("<WarningList>")
-            parts.extend(f"<PhraseIgnored>{escape(p)}</PhraseIgnored>"
-                         for p in result.phrases_ignored)  # fmt: skip
-            parts.extend(f"<OutputMessage>{escape(m)}</OutputMessage>" for m in messages)
-            parts.append("</WarningList>")
-        parts.append("</eSearchResult>\n")
-        return _Response(200, "".join(parts).encode())
-
-    def _remember(self, webenv: str | None, pmids: list[str]) -> tuple[str, int]:
-        with self._lock:
-            if not webenv or webenv not in self._history:
-                webenv = "MCID_" + secrets.token_hex(12)
-                self._history[webenv] = []
-            self._history[webenv].append(list(pmids))
-            return webenv, len(self._history[webenv])
-
-    def _recall(self, params: dict[str, str]) -> list[str] | None:
-        webenv = params.get("WebEnv") or params.get("webenv") or ""
-        try:
-            key = int(params.get("query_key", "") or 0)
-        except ValueError:
-            return None
-        with self._lock:
-            sets = self._history.get(webenv)
-            if not sets or not 1 <= key <= len(sets):
-                return None
-            return sets[key - 1]
-
-    def _efetch(self, params: dict[str, str]) -> tuple[_Response, list[str]]:
-        db = params.get("db", "pubmed") or "pubmed"
-        if db != "pubmed":
-            return _efetch_error(f"Invalid db name specified: {db}", 400), []
-        retmode = params.get("retmode", "xml").lower() or "xml"
-        if retmode != "xml":
-            return _efetch_error(f"retmode={retmode} is not served by the stand-in", 400), []
-        if params.get("id", "").strip():
-            ids = [x.strip() for x in _split_ids(params["id"])]
-            bad = [x for x in ids if not x.isdigit()]
-            if bad:
-                return _efetch_error(f"Invalid uid {bad[0]} at position {ids.index(bad[0])}",
-                                     400), ids  # fmt: skip
-        elif params.get("query_key") or params.get("WebEnv"):
-            remembered = self._recall(params)
-            if remembered is None:
-                return _efetch_error(f"Unable to obtain query #{params.get('query_key', '')}",
-                                     200), []  # fmt: skip
-            try:
-                retstart = max(0, int(params.get("retstart", "0") or 0))
-                retmax = max(0, int(params.get("retmax", "20") or 20))
-            except ValueError:
-                return _efetch_error("retmax and retstart must be integers", 400), []
-            ids = remembered[retstart : retstart + min(retmax, ESEARCH_MAX_RETMAX)]
-        else:
-            return _efetch_error("Empty id list - nothing todo", 400), []
-        seen: set[str] = set()
-        records: list[bytes] = []
-        for pmid in ids:
-            if pmid in seen:
-                continue
-            seen.add(pmid)
-            raw = self.store.get(pmid)
-            if raw is not None:
-                records.append(raw)
-        body = b"".join(
-            [
-                b'<?xml version="1.0" ?>\n',
-                PUBMED_DOCTYPE.encode(),
-                b"\n<PubmedArticleSet>\n",
-                b"\n".join(records),
-                b"\n</PubmedArticleSet>\n" if records else b"</PubmedArticleSet>\n",
-            ]
-        )
-        return _Response(200, body), ids
-
-    def _epost(self, params: dict[str, str]) -> tuple[_Response, list[str]]:
-        ids = [x.strip() for x in _split_ids(params.get("id", ""))]
-        if not ids:
-            return _efetch_error("Empty id list - nothing todo", 400), []
-        known = [p for p in dict.fromkeys(ids) if p in self.store]
-        webenv, key = self._remember(params.get("WebEnv"), known)
-        body = (
-            f"{XML_DECL}<ePostResult>\n\t<QueryKey>{key}</QueryKey>\n"
-            f"\t<WebEnv>{escape(webenv)}</WebEnv>\n</ePostResult>\n"
-        )
-        return _Response(200, body.encode()), ids
-
-    def _idconv(self, params: dict[str, str]) -> tuple[_Response, list[str]]:
-        ids = [x.strip() for x in _split_ids(params.get("ids", ""))]
-        fmt = params.get("format", "xml").lower()
-        records: list[dict[str, str]] = []
-        for raw_id in ids:
-            pmid, kind = self._idconv_lookup(raw_id, params.get("idtype", "").lower())
-            pmcid = self.store.pmid_to_pmcid.get(pmid) if pmid else None
-            if pmid and pmcid:
-                rec = {"pmcid": pmcid, "pmid": pmid}
-                doi = self.store.doi_for_pmid(pmid)
-                if doi:
-                    rec["doi"] = doi
-                if kind != "pmcid":
-                    rec = {"requested-id": raw_id, **rec}
-                records.append(rec)
-            else:
-                records.append(
-                    {kind: raw_id, "status": "error", "errmsg": "invalid article id"}
-                    if kind in ("pmcid", "pmid", "doi")
-                    else {"requested-id": raw_id, "status": "error", "errmsg": "invalid article id"}
-                )
-        if not ids:
-            body_err = {"status": "error", "message": "No IDs were supplied"}
-            if fmt == "json":
-                return _Response(400, _json(body_err), "application/json"), []
-            return _Response(400, b'<pmcids status="error"><error>No IDs were supplied</error>'
-                             b"</pmcids>\n"), []  # fmt: skip
-        if fmt == "json":
-            doc = {
-                "status": "ok",
-                "responseDate": time.strftime("%Y-%m-%d %H:%M:%S"),
-                "request": f"ids={','.join(ids)};format=json",
-                "records": records,
-            }
-            return _Response(200, _json(doc), "application/json; charset=UTF-8"), ids
-        xml = [XML_DECL, '<pmcids status="ok">\n']
-        for rec in records:
-            attrs = " ".join(f"{k}={quoteattr(v)}" for k, v in rec.items() if k != "errmsg")
-            if "errmsg" in rec:
-                xml.append(f"<record {attrs}><errmsg>{escape(rec['errmsg'])}</errmsg></record>\n")
-            else:
-                xml.append(f"<record {attrs}/>\n")
-        xml.append("</pmcids>\n")
-        return _Response(200, "".join(xml).encode()), ids
-
-    def _idconv_lookup(self, raw_id: str, idtype: str) -> tuple[str | None, str]:
-        up = raw_id.upper()
-        if idtype == "pmcid" or (not idtype and up.startswith("PMC")):
-            return self.store.pmid_for_pmcid(up), "pmcid"
-        if idtype == "doi" or (not idtype and raw_id.startswith("10.")):
-            return self.store.pmid_for_doi(raw_id), "doi"
-        if idtype == "pmid" or (not idtype and raw_id.isdigit()):
-            return (raw_id if raw_id in self.store else None), "pmid"
-        return None, "unknown"
-
 
 _REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
             504: "Gateway Timeout"}  # fmt: skip
-
-
-def _json(obj: Any) -> bytes:
-    return (json.dumps(obj, indent=1) + "\n").encode()
-
-
-def _esearch_error(as_json: bool, message: str, status: int = 200) -> _Response:
-    if as_json:
-        doc = {"header": {"type": "esearch", "version": "0.3"}, "esearchresult": {"ERROR": message}}
-        return _Response(status, _json(doc), "application/json; charset=UTF-8")
-    body = (
-        f"{XML_DECL}{ESEARCH_DOCTYPE}\n"
-        f"<eSearchResult><ERROR>{escape(message)}</ERROR></eSearchResult>\n"
-    )
-    return _Response(status, body.encode())
-
-
-def _efetch_error(message: str, status: int) -> _Response:
-    body = (
-        f"{XML_DECL}{EFETCH_ERROR_DOCTYPE}\n"
-        f"<eFetchResult>\n\t<ERROR>{escape(message)}</ERROR>\n</eFetchResult>\n"
-    )
-    return _Response(status, body.encode())
-
-
-def _error200(endpoint: str, params: dict[str, str]) -> _Response:
-    """A 200 that carries an error, the way NCBI's backends report trouble."""
-    if endpoint == "esearch":
-        return _esearch_error(
-            params.get("retmode", "").lower() == "json",
-            "Search Backend failed: Database is not supported: pubmed [STANDIN-ERROR200]",
-        )
-    if endpoint == "idconv":
-        doc = {"status": "error", "message": "Internal error: backend unavailable"}
-        return _Response(200, _json(doc), "application/json")
-    return _efetch_error("Unable to obtain query #1", 200)
 
 
 # ---------------------------------------------------------------------- demo CLI
