@@ -21,7 +21,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any, Protocol
 
 from lxml import etree
 
@@ -40,6 +40,7 @@ from cytoreview.model import (
 __all__ = [
     "SAFE_PARSER_OPTIONS",
     "ParseStats",
+    "Readable",
     "iter_articles",
     "parse_article",
     "parse_bytes",
@@ -85,6 +86,12 @@ _AUTHOR_TAGS = (
 )
 _ORCID = re.compile(r"[0-9]{15}[0-9Xx]")
 _POSITION_SUFFIX = re.compile(r",? line \d+, column \d+\s*$")
+
+
+class Readable(Protocol):
+    """What :func:`iter_articles` needs from a stream: an open binary file, a GzipFile..."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass
@@ -553,7 +560,7 @@ def _unreadable(source: str, exc: etree.XMLSyntaxError, last_pmid: str | None) -
 
 
 def iter_articles(
-    stream: IO[bytes], source: str = "<stream>", stats: ParseStats | None = None
+    stream: Readable, source: str = "<stream>", stats: ParseStats | None = None
 ) -> Iterator[Article]:
     """Yield the records of a PubMed XML stream as they complete, in file order.
 

@@ -1,0 +1,342 @@
+"""Local PubMed XML files (``.xml``, ``.xml.gz``) -> :class:`~cytoreview.model.Article`.
+
+* :func:`iter_file` streams one file: gzip is recognised by its magic bytes, not the name;
+  the records before a break (truncated gzip, broken XML, invalid UTF-8) are yielded, then
+  :class:`UnreadableFile` names the file and the position.
+* :func:`parse_file` is the public per-file function for Dask and the like: a path and a flag
+  in, a picklable :class:`FileResult` (records, counts, error) out.
+* :func:`parse_files` runs many files on worker processes and yields their records in input
+  order, each unreadable file as an :class:`UnreadableFile` at the point where it broke.
+
+Sentence roles (:func:`cytoreview.roles.annotate`) run where the parsing runs, i.e. in the
+workers, so the parent only reassembles records and writes output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gzip
+import multiprocessing
+import operator
+import os
+import queue
+import signal
+import sys
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from cytoreview.errors import UnreadableFile
+from cytoreview.model import (
+    Article,
+    Author,
+    Chemical,
+    CommentCorrection,
+    MeshHeading,
+    MeshQualifier,
+    OtherAbstract,
+    Section,
+    Sentence,
+    Summary,
+)
+from cytoreview.parse import ParseStats, Readable, iter_articles
+
+__all__ = ["FileResult", "iter_file", "parse_file", "parse_files"]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+#: Records per message from a worker: large enough that pickling and pipe overhead stay
+#: small, small enough that the first records show up at once.
+CHUNK_SIZE = 256
+#: Messages a worker may have waiting; bounds the parent's memory when a later file finishes
+#: before an earlier one.
+_QUEUE_DEPTH = 8
+_POLL_SECONDS = 0.5
+
+
+@dataclass
+class FileResult:
+    """Everything :func:`parse_file` read from one file.
+
+    ``reason`` is set when the file broke; ``articles`` then holds the records before the
+    break. Only plain data, so results travel between processes (Dask, multiprocessing).
+    """
+
+    path: str
+    articles: list[Article] = field(default_factory=list)
+    stats: ParseStats = field(default_factory=ParseStats)
+    reason: str | None = None
+
+    @property
+    def error(self) -> UnreadableFile | None:
+        return UnreadableFile(self.path, self.reason) if self.reason is not None else None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+class _StopAtBreak:
+    """Turns a failing ``read`` into end-of-data and remembers why.
+
+    lxml reads ahead; if the gzip error reached it directly, the complete records already
+    decompressed but not yet parsed would be lost with it.
+    """
+
+    def __init__(self, stream: Readable) -> None:
+        self._stream = stream
+        self.error: BaseException | None = None
+        self.offset = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if self.error is not None:
+            return b""
+        try:
+            data = self._stream.read(size)
+        except (EOFError, OSError, zlib.error) as exc:
+            self.error = exc
+            return b""
+        self.offset += len(data)
+        return data
+
+
+def _stream_reason(exc: BaseException, offset: int, last_pmid: str | None) -> str:
+    if isinstance(exc, EOFError):
+        what = "truncated gzip: the compressed data ends early"
+    elif isinstance(exc, gzip.BadGzipFile | zlib.error):
+        what = f"corrupt gzip data ({exc})"
+    else:
+        what = f"read error ({exc})"
+    after = f", after PMID {last_pmid}" if last_pmid else ""
+    return f"{what} (at byte {offset} of the uncompressed XML{after})"
+
+
+def iter_file(path: str, stats: ParseStats | None = None) -> Iterator[Article]:
+    """Yield the records of one ``.xml`` / ``.xml.gz`` file, without sentence roles.
+
+    Raises :class:`UnreadableFile` (after yielding every record before the break) when the file
+    is missing, empty, not XML, not PubMed XML, truncated or badly encoded.
+    """
+    last_pmid: str | None = None
+    try:
+        with contextlib.ExitStack() as stack:
+            raw = stack.enter_context(open(path, "rb"))
+            stream: Readable = raw
+            if raw.peek(2)[:2] == _GZIP_MAGIC:
+                stream = stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
+            guarded = _StopAtBreak(stream)
+            try:
+                for article in iter_articles(guarded, path, stats):
+                    last_pmid = article.pmid
+                    yield article
+            except UnreadableFile as exc:
+                if guarded.error is None:
+                    raise
+                # The XML broke because the bytes stopped: the stream's error is the cause.
+                reason = _stream_reason(guarded.error, guarded.offset, last_pmid)
+                raise UnreadableFile(path, reason) from exc
+            if guarded.error is not None:
+                reason = _stream_reason(guarded.error, guarded.offset, last_pmid)
+                raise UnreadableFile(path, reason) from guarded.error
+    except OSError as exc:
+        raise UnreadableFile(path, exc.strerror or str(exc)) from exc
+
+
+def _annotator(roles: bool) -> Callable[[Article], Article] | None:
+    if not roles:
+        return None
+    from cytoreview.roles import annotate  # the model loads only where roles are wanted
+
+    return annotate
+
+
+def parse_file(path: str, roles: bool = True) -> FileResult:
+    """Read one file completely: its records (with sentence roles unless ``roles=False``),
+    its :class:`ParseStats`, and the reason it broke, if it did. Never raises for a bad file."""
+    result = FileResult(str(path))
+    annotate = _annotator(roles)
+    try:
+        for article in iter_file(result.path, result.stats):
+            result.articles.append(annotate(article) if annotate else article)
+    except UnreadableFile as exc:
+        result.reason = exc.reason
+    return result
+
+
+# --- the wire format between workers and parent ---------------------------------------------
+# Pickling the frozen dataclasses goes through dataclasses' Python __getstate__/__setstate__
+# and costs more than parsing the record did. Plain tuples pickle in C; the parent rebuilds the
+# objects with their constructors, about three times cheaper end to end.
+
+
+def _getter(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    return operator.attrgetter(*[f.name for f in dataclasses.fields(cls)])
+
+
+_ARTICLE_FIELDS = [f.name for f in dataclasses.fields(Article)]
+_GET_ARTICLE = _getter(Article)
+_GET_AUTHOR = _getter(Author)
+_GET_HEADING = _getter(MeshHeading)
+_GET_QUALIFIER = _getter(MeshQualifier)
+_GET_SUMMARY = _getter(Summary)
+#: Article fields holding tuples of flat dataclasses, and those classes.
+_FLAT = {
+    _ARTICLE_FIELDS.index(name): cls
+    for name, cls in (
+        ("authors", Author),
+        ("chemicals", Chemical),
+        ("sections", Section),
+        ("other_abstracts", OtherAbstract),
+        ("comments_corrections", CommentCorrection),
+        ("sentences", Sentence),
+    )
+}
+_FLAT_GET = {i: _getter(cls) for i, cls in _FLAT.items()}
+_MESH = _ARTICLE_FIELDS.index("mesh_headings")
+_SUMMARY = _ARTICLE_FIELDS.index("summary")
+
+
+def _encode(article: Article) -> list[Any]:
+    row = list(_GET_ARTICLE(article))
+    for i, get in _FLAT_GET.items():
+        if row[i]:
+            row[i] = [get(x) for x in row[i]]
+    if row[_MESH]:
+        row[_MESH] = [
+            (d, ui, major, [_GET_QUALIFIER(q) for q in quals] if quals else ())
+            for d, ui, major, quals in map(_GET_HEADING, row[_MESH])
+        ]
+    row[_SUMMARY] = _GET_SUMMARY(row[_SUMMARY])
+    return row
+
+
+def _decode(row: list[Any]) -> Article:
+    for i, cls in _FLAT.items():
+        if row[i]:
+            row[i] = tuple([cls(*x) for x in row[i]])
+    if row[_MESH]:
+        row[_MESH] = tuple(
+            [
+                MeshHeading(d, ui, major, tuple([MeshQualifier(*q) for q in quals]))
+                for d, ui, major, quals in row[_MESH]
+            ]
+        )
+    row[_SUMMARY] = Summary(*row[_SUMMARY])
+    return Article(*row)
+
+
+def encode_articles(articles: list[Article]) -> list[list[Any]]:
+    return [_encode(a) for a in articles]
+
+
+def decode_articles(rows: list[list[Any]]) -> list[Article]:
+    return [_decode(r) for r in rows]
+
+
+# --- worker processes -----------------------------------------------------------------------
+
+
+def _worker(jobs: list[tuple[int, str]], roles: bool, chunk_size: int, out: Any) -> None:
+    """Parse the assigned files in order; send (index, encoded records, stats, reason) chunks.
+
+    ``stats`` is None except on the last message of a file.
+    """
+    # Ctrl-C goes to the whole process group; the parent decides what happens.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    annotate = _annotator(roles)
+    for index, path in jobs:
+        stats = ParseStats()
+        chunk: list[Article] = []
+        reason = None
+        try:
+            for article in iter_file(path, stats):
+                chunk.append(annotate(article) if annotate else article)
+                if len(chunk) >= chunk_size:
+                    out.put((index, encode_articles(chunk), None, None))
+                    chunk = []
+        except UnreadableFile as exc:
+            reason = exc.reason
+        except Exception as exc:  # a bug must not take the other files down with it
+            reason = f"internal error while parsing: {exc!r}"
+        out.put((index, encode_articles(chunk), stats, reason))
+
+
+def _context() -> Any:
+    # fork starts workers in milliseconds; elsewhere fork is unsafe or missing.
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    return multiprocessing.get_context(method)
+
+
+def parse_files(
+    paths: Iterable[str],
+    jobs: int | None = None,
+    roles: bool = True,
+    stats: ParseStats | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[Article | UnreadableFile]:
+    """Every record of every file, in input order; an :class:`UnreadableFile` in the stream
+    where a file broke (its earlier records come first), then the next file.
+
+    ``jobs`` worker processes (default: all cores) each take every ``jobs``-th file. With one
+    job everything runs in this process. ``stats``, if given, accumulates every file's counts.
+    """
+    paths = [str(p) for p in paths]
+    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    stats = stats if stats is not None else ParseStats()
+    if jobs <= 1 or not paths:
+        yield from _serial(paths, roles, stats)
+        return
+    workers = min(jobs, len(paths))
+    ctx = _context()
+    queues = [ctx.Queue(maxsize=_QUEUE_DEPTH) for _ in range(workers)]
+    procs = [
+        ctx.Process(
+            target=_worker,
+            args=(list(enumerate(paths))[w::workers], roles, chunk_size, queues[w]),
+            daemon=True,
+        )
+        for w in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    dead: set[int] = set()
+    try:
+        for index, path in enumerate(paths):
+            w = index % workers
+            while w not in dead:
+                try:
+                    got, records, file_stats, reason = queues[w].get(timeout=_POLL_SECONDS)
+                except queue.Empty:
+                    if not procs[w].is_alive() and queues[w].empty():
+                        dead.add(w)
+                    continue
+                if got != index:  # cannot happen unless a worker broke its order
+                    raise RuntimeError(f"worker sent file {got} while file {index} was due")
+                yield from decode_articles(records)
+                if file_stats is not None:
+                    stats.merge(file_stats)
+                    if reason is not None:
+                        yield UnreadableFile(path, reason)
+                    break
+            if w in dead:
+                yield UnreadableFile(path, "the worker process parsing it died")
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join()
+        for q in queues:
+            q.close()
+            q.join_thread()
+
+
+def _serial(paths: list[str], roles: bool, stats: ParseStats) -> Iterator[Article | UnreadableFile]:
+    annotate = _annotator(roles)
+    for path in paths:
+        try:
+            for article in iter_file(path, stats):
+                yield annotate(article) if annotate else article
+        except UnreadableFile as exc:
+            yield exc
