@@ -1,0 +1,192 @@
+"""Local files: gzip by magic bytes, bad files, worker processes, order, roles in workers."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cytoreview.errors import UnreadableFile
+from cytoreview.localfiles import (
+    FileResult,
+    decode_articles,
+    encode_articles,
+    iter_file,
+    parse_file,
+    parse_files,
+)
+from cytoreview.model import Article
+from cytoreview.parse import ParseStats, parse_bytes
+
+FIXTURES = Path(__file__).parent / "fixtures" / "xml"
+OLD = FIXTURES / "pubmed20n0014_cases.xml"
+NEW = FIXTURES / "pubmed21n1298_cases.xml"
+OLD_PMIDS = [a.pmid for a in parse_bytes(OLD.read_bytes())]
+NEW_PMIDS = [a.pmid for a in parse_bytes(NEW.read_bytes())]
+
+try:
+    import cytoreview.roles  # noqa: F401
+
+    HAVE_ROLES = True
+except ImportError:  # roles.py is written in parallel; the parser must not wait for it
+    HAVE_ROLES = False
+
+
+def pmids(items: list[Article | UnreadableFile]) -> list[str]:
+    return [x.pmid if isinstance(x, Article) else f"ERROR {x.path}" for x in items]
+
+
+@pytest.fixture
+def gz(tmp_path: Path) -> Path:
+    path = tmp_path / "old.xml.gz"
+    path.write_bytes(gzip.compress(OLD.read_bytes()))
+    return path
+
+
+def test_gzip_is_recognised_by_content_not_name(tmp_path: Path, gz: Path) -> None:
+    disguised = tmp_path / "really-gzip.xml"
+    disguised.write_bytes(gz.read_bytes())
+    plain_named_gz = tmp_path / "really-plain.xml.gz"
+    plain_named_gz.write_bytes(OLD.read_bytes())
+    for path in (gz, disguised, plain_named_gz):
+        assert [a.pmid for a in iter_file(str(path))] == OLD_PMIDS
+
+
+def test_truncated_gzip_yields_the_records_before_the_cut(tmp_path: Path, gz: Path) -> None:
+    data = gz.read_bytes()
+    cut = tmp_path / "cut.xml.gz"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    got: list[str] = []
+    with pytest.raises(UnreadableFile) as info:
+        for article in iter_file(str(cut)):
+            got.append(article.pmid)
+    assert 0 < len(got) < len(OLD_PMIDS)
+    assert got == OLD_PMIDS[: len(got)]
+    message = str(info.value)
+    assert message.startswith(str(cut)) and "truncated gzip" in message
+    assert f"after PMID {got[-1]}" in message and "byte" in message
+
+
+def test_invalid_utf8_yields_the_records_before_it(tmp_path: Path) -> None:
+    data = OLD.read_bytes()
+    at = data.index(b"Hormone therapy and affect.")  # title of the third record
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(data[:at] + b"\xff\xfe" + data[at:])
+    result = parse_file(str(bad), roles=False)
+    assert [a.pmid for a in result.articles] == OLD_PMIDS[:2]
+    assert result.reason is not None and "line" in result.reason and "column" in result.reason
+    assert str(result.error).startswith(str(bad))
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty"),
+        (gzip.compress(b""), "empty"),
+        (b"PMID,title\n1,foo\n", "line 1, column 1"),
+        (b"\x1f\x8b\x08\x00garbage", "gzip"),
+    ],
+)
+def test_unreadable_files_are_named_with_a_reason(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
+    path = tmp_path / "input.xml.gz"
+    path.write_bytes(content)
+    result = parse_file(str(path), roles=False)
+    assert result.articles == [] and not result.ok
+    assert reason in (result.reason or "")
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(UnreadableFile, match="No such file"):
+        list(iter_file(str(tmp_path / "nope.xml")))
+    with pytest.raises(UnreadableFile, match="Is a directory"):
+        list(iter_file(str(tmp_path)))
+
+
+def test_parse_file_result_is_picklable_for_dask() -> None:
+    result = parse_file(str(NEW), roles=False)
+    assert result.ok and [a.pmid for a in result.articles] == NEW_PMIDS
+    assert len(result.stats.deleted) == 20
+    copy = pickle.loads(pickle.dumps(result))
+    assert isinstance(copy, FileResult) and copy == result
+
+
+@pytest.mark.skipif(not HAVE_ROLES, reason="roles.py not available yet")
+def test_parse_file_adds_sentence_roles() -> None:
+    result = parse_file(str(NEW), roles=True)
+    for article in result.articles:
+        assert bool(article.sentences) == bool(article.abstract)
+        for s in article.sentences:
+            assert article.abstract[s.start : s.end].strip()
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+def test_parse_files_keeps_input_order_and_reports_bad_files_in_place(
+    tmp_path: Path, gz: Path, jobs: int
+) -> None:
+    broken = tmp_path / "broken.xml"
+    data = NEW.read_bytes()
+    broken.write_bytes(data[: data.index(b"<PMID Version=\"1\">31845223</PMID>")])
+    missing = tmp_path / "missing.xml"
+    paths = [str(gz), str(broken), str(NEW), str(missing), str(OLD)]
+    stats = ParseStats()
+    items = list(parse_files(paths, jobs=jobs, roles=False, stats=stats, chunk_size=3))
+    assert pmids(items) == [
+        *OLD_PMIDS,
+        *NEW_PMIDS[:3], f"ERROR {broken}",
+        *NEW_PMIDS,
+        f"ERROR {missing}",
+        *OLD_PMIDS,
+    ]
+    assert len(stats.deleted) == 20 and stats.records == 2 * len(OLD_PMIDS) + 3 + len(NEW_PMIDS)
+    error = items[len(OLD_PMIDS) + 3]
+    assert isinstance(error, UnreadableFile) and "after PMID" in error.reason
+
+
+def test_records_from_workers_equal_records_parsed_in_process() -> None:
+    serial = list(parse_files([str(OLD), str(NEW)], jobs=1, roles=False))
+    parallel = list(parse_files([str(OLD), str(NEW)], jobs=2, roles=False))
+    assert serial == parallel
+
+
+@pytest.mark.skipif(not HAVE_ROLES, reason="roles.py not available yet")
+def test_roles_run_in_the_workers_not_in_the_parent() -> None:
+    code = (
+        "import sys\n"
+        "from cytoreview.localfiles import parse_files\n"
+        f"items = list(parse_files([{str(OLD)!r}, {str(NEW)!r}], jobs=2))\n"
+        "assert any(a.sentences for a in items)\n"
+        "print('cytoreview.roles' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.skipif(not HAVE_ROLES, reason="roles.py not available yet")
+def test_wire_format_round_trips_annotated_records() -> None:
+    from cytoreview.roles import annotate
+
+    articles = [annotate(a) for a in parse_bytes(NEW.read_bytes())]
+    assert decode_articles(pickle.loads(pickle.dumps(encode_articles(articles)))) == articles
+
+
+def test_stopping_early_stops_the_workers() -> None:
+    items = parse_files([str(OLD), str(NEW), str(OLD)], jobs=2, roles=False)
+    first = next(items)
+    assert isinstance(first, Article) and first.pmid == OLD_PMIDS[0]
+    items.close()  # the generator's cleanup terminates and joins the workers
+
+
+def test_parse_file_on_a_local_dask_cluster() -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster:
+        with distributed.Client(cluster) as client:
+            futures = client.map(parse_file, [str(OLD), str(NEW)], roles=False)
+            results = client.gather(futures)
+    assert [[a.pmid for a in r.articles] for r in results] == [OLD_PMIDS, NEW_PMIDS]
