@@ -185,8 +185,8 @@ def test_stopping_early_stops_the_workers() -> None:
 
 def test_parse_file_on_a_local_dask_cluster() -> None:
     distributed = pytest.importorskip("dask.distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster:
-        with distributed.Client(cluster) as client:
-            futures = client.map(parse_file, [str(OLD), str(NEW)], roles=False)
-            results = client.gather(futures)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True)
+    with cluster, distributed.Client(cluster) as client:
+        futures = client.map(parse_file, [str(OLD), str(NEW)], roles=False)
+        results = client.gather(futures)
     assert [[a.pmid for a in r.articles] for r in results] == [OLD_PMIDS, NEW_PMIDS]
