@@ -28,18 +28,25 @@ __all__ = [
     "predict",
     "predict_abstract",
     "results_score",
+    "using_model",
 ]
 
 
 class _Predictor(Protocol):
     def predict(
-        self, sentences: Sequence[str], fixed: Sequence[Role | None] | None = None
+        self,
+        sentences: Sequence[str],
+        fixed: Sequence[Role | None] | None = None,
+        sections: Sequence[int] | None = None,
     ) -> list[tuple[Role, float]]: ...
 
 
 class _Baseline:
     def predict(
-        self, sentences: Sequence[str], fixed: Sequence[Role | None] | None = None
+        self,
+        sentences: Sequence[str],
+        fixed: Sequence[Role | None] | None = None,
+        sections: Sequence[int] | None = None,
     ) -> list[tuple[Role, float]]:
         out = baseline_predict(list(sentences))
         if fixed is not None:
@@ -71,10 +78,13 @@ def predict(sentences: list[str]) -> list[tuple[Role, float]]:
 
 
 def predict_abstract(
-    sentences: Sequence[str], fixed: Sequence[Role | None]
+    sentences: Sequence[str],
+    fixed: Sequence[Role | None] | None = None,
+    sections: Sequence[int] | None = None,
 ) -> list[tuple[Role, float]]:
-    """Like :func:`predict`, with some sentences' roles already known (kept as given)."""
-    return _predictor().predict(sentences, fixed)
+    """Like :func:`predict`, with some sentences' roles already known (kept as given) and,
+    optionally, each sentence's section index (AbstractText boundaries help even unlabelled)."""
+    return _predictor().predict(sentences, fixed, sections)
 
 
 def _segments(article: Article) -> list[tuple[int, int, str | None, str | None]]:
@@ -99,17 +109,22 @@ def annotate(article: Article) -> Article:
     """The article with ``sentences`` and ``summary`` filled in (a new object; input untouched)."""
     text = article.abstract
     spans: list[tuple[int, int, str | None, Role | None]] = []
-    for start, end, label, category in _segments(article):
+    section_of: list[int] = []
+    segments = _segments(article)
+    for k, (start, end, label, category) in enumerate(segments):
         known = NLM_CATEGORY_ROLE.get(category) if category else None
         for s, e in split(text[start:end]):
             spans.append((start + s, start + e, label, known))
+            section_of.append(k)
     if not spans:
         return dataclasses.replace(article, sentences=(), summary=build_summary(article, ()))
     fixed = [known for _, _, _, known in spans]
     if all(f is not None for f in fixed):
         predicted: list[tuple[Role, float]] = [(f, 1.0) for f in fixed if f is not None]
     else:
-        predicted = _predictor().predict([text[s:e] for s, e, _, _ in spans], fixed)
+        # One section is just flat text; boundaries only inform when there are several.
+        sections = section_of if len(segments) > 1 else None
+        predicted = _predictor().predict([text[s:e] for s, e, _, _ in spans], fixed, sections)
     sentences = tuple(
         Sentence(
             start=s,

@@ -1,9 +1,247 @@
-"""The trained sentence-role model (placeholder until the model file ships)."""
+"""The trained sentence-role model: a linear-chain CRF over hashed features, numpy-only inference.
+
+Scores: each sentence's emission is the sum of its own features' weights (hashed n-grams plus
+position/shape ids, :mod:`cytoreview.roles_features`) and of its neighbours' n-gram weights
+(separate tables for the previous and the next sentence); learned 5x5 transition matrices (one
+for sections unknown, one within a section, one across a section boundary) plus start/end scores
+make the decoding sequence-aware (abstracts run background -> purpose -> methods
+-> findings -> conclusions, with exceptions the data teaches). Forward-backward gives each
+sentence's posterior marginals; the role is the most probable one and the confidence is its
+marginal after temperature scaling fitted on a held-out calibration part (reliability table in
+``benchmarks/roles.py``). Sentences whose role is already known (NLM-labelled sections of a mixed
+abstract) are clamped, so the rest is decoded in their context.
+
+The weights ship in ``cytoreview/data/roles_model.npz`` (built by ``scripts/train_roles.py``) and
+are loaded once, on first use.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from cytoreview.model import ROLES, Role
+from cytoreview.roles_features import HASH_BITS, N_POSITION, Batch, featurize
+
+__all__ = ["MODEL_FILE", "Chain", "RoleModel", "forward_backward", "length_groups", "load_default"]
+
+MODEL_FILE = "roles_model.npz"
+_CHUNK = 256  # abstracts per featurize call: keeps the working arrays in cache
+_CLAMP = 1e4
+
+Array = npt.NDArray[np.float64]
 
 
-def load_default() -> Any:
-    return None
+class RoleModel:
+    def __init__(
+        self,
+        w_self: npt.NDArray[np.floating],
+        w_prev: npt.NDArray[np.floating],
+        w_next: npt.NDArray[np.floating],
+        trans: Array,
+        start: Array,
+        end: Array,
+        temperature: float = 1.0,
+    ) -> None:
+        if w_self.shape != ((1 << HASH_BITS) + N_POSITION, len(ROLES)):
+            raise ValueError(f"role model has shape {w_self.shape}, features expect another")
+        self.w_self = np.asarray(w_self, dtype=np.float32)
+        self.w_prev = np.asarray(w_prev, dtype=np.float32)
+        self.w_next = np.asarray(w_next, dtype=np.float32)
+        self.nb_mask = len(self.w_prev) - 1
+        self.trans = np.asarray(trans, dtype=np.float64).reshape(3, len(ROLES), len(ROLES))
+        self.start = np.asarray(start, dtype=np.float64)
+        self.end = np.asarray(end, dtype=np.float64)
+        self.temperature = float(temperature)
+
+    @classmethod
+    def load(cls, path: Path | str) -> RoleModel:
+        with np.load(path) as z:
+            return cls(
+                z["w_self"], z["w_prev"], z["w_next"], z["trans"], z["start"], z["end"],
+                float(z["temperature"]),
+            )
+
+    def save(self, path: Path | str) -> None:
+        # float16 halves the file; the weights' precision is far beyond what decisions need.
+        np.savez_compressed(
+            path,
+            w_self=self.w_self.astype(np.float16),
+            w_prev=self.w_prev.astype(np.float16),
+            w_next=self.w_next.astype(np.float16),
+            trans=self.trans, start=self.start, end=self.end,
+            temperature=np.array(self.temperature),
+        )
+
+    def emissions(self, batch: Batch) -> Array:
+        """Per-sentence role scores (n, 5) before the chain."""
+        n = batch.n
+        e: Array = self.w_self[batch.pos_ids + (1 << HASH_BITS)].sum(axis=1, dtype=np.float64)
+        if len(batch.feat_sent) == 0:
+            return e
+        own = self.w_self[batch.feat_bucket]
+        nb = batch.feat_bucket & self.nb_mask
+        prev_part = self.w_prev[nb]
+        next_part = self.w_next[nb]
+        opens = np.zeros(n + 1, dtype=bool)
+        opens[batch.doc_starts] = True
+        for k in range(len(ROLES)):
+            e[:, k] += np.bincount(batch.feat_sent, weights=own[:, k], minlength=n)
+            p = np.bincount(batch.feat_sent, weights=prev_part[:, k], minlength=n)
+            q = np.bincount(batch.feat_sent, weights=next_part[:, k], minlength=n)
+            # The previous sentence's words count for sentence i unless i opens an abstract.
+            e[1:, k] += np.where(opens[1:n], 0.0, p[:-1])
+            e[:-1, k] += np.where(opens[1:n], 0.0, q[1:])
+        return e
+
+    def predict_many(
+        self,
+        abstracts: Sequence[Sequence[str]],
+        fixed: Sequence[Sequence[Role | None] | None] | None = None,
+        sections: Sequence[Sequence[int] | None] | None = None,
+    ) -> list[list[tuple[Role, float]]]:
+        """Role and confidence of every sentence of every abstract (each given in order).
+
+        ``fixed`` clamps known roles; ``sections`` gives each sentence's section index where the
+        abstract's sections are known (``None`` per abstract, or overall, for flat text).
+        """
+        out: list[list[tuple[Role, float]]] = []
+        for c in range(0, len(abstracts), _CHUNK):
+            docs = abstracts[c : c + _CHUNK]
+            fx = fixed[c : c + _CHUNK] if fixed is not None else [None] * len(docs)
+            sx = sections[c : c + _CHUNK] if sections is not None else None
+            out.extend(self._predict_chunk(docs, fx, sx))
+        return out
+
+    def predict(
+        self,
+        sentences: Sequence[str],
+        fixed: Sequence[Role | None] | None = None,
+        sections: Sequence[int] | None = None,
+    ) -> list[tuple[Role, float]]:
+        return self.predict_many([sentences], [fixed], [sections])[0]
+
+    def marginals(
+        self,
+        abstracts: Sequence[Sequence[str]],
+        fixed: Sequence[Sequence[Role | None] | None],
+        sections: Sequence[Sequence[int] | None] | None = None,
+    ) -> tuple[Array, npt.NDArray[np.int64]]:
+        """Posterior marginals (n, 5) of all sentences, and each abstract's first index."""
+        batch = featurize(abstracts, sections)
+        e = self.emissions(batch)
+        for d, fx in enumerate(fixed):
+            if fx is None:
+                continue
+            base = int(batch.doc_starts[d])
+            for i, role in enumerate(fx):
+                if role is not None:
+                    e[base + i] = -_CLAMP
+                    e[base + i, ROLES.index(role)] = _CLAMP
+        t = self.temperature
+        marg = forward_backward(
+            e / t, batch.edge, self.trans / t, self.start / t, self.end / t, batch.doc_starts
+        )
+        return marg, batch.doc_starts
+
+    def _predict_chunk(
+        self,
+        docs: Sequence[Sequence[str]],
+        fixed: Sequence[Sequence[Role | None] | None],
+        sections: Sequence[Sequence[int] | None] | None,
+    ) -> list[list[tuple[Role, float]]]:
+        if sum(len(d) for d in docs) == 0:
+            return [[] for _ in docs]
+        marg, starts = self.marginals(docs, fixed, sections)
+        best = marg.argmax(axis=1)
+        conf = marg[np.arange(len(best)), best]
+        labels = [ROLES[k] for k in best.tolist()]
+        confs = conf.tolist()
+        return [
+            list(zip(labels[a:b], confs[a:b], strict=True))
+            for a, b in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True)
+        ]
+
+
+class Chain:
+    """Forward-backward over a group of sequences padded to one length (log-space)."""
+
+    def __init__(
+        self,
+        e: Array,
+        edge: npt.NDArray[np.int64],
+        trans: Array,
+        start: Array,
+        end: Array,
+        firsts: npt.NDArray[np.int64],
+        lens: npt.NDArray[np.int64],
+    ) -> None:
+        big = int(lens.max())
+        step = np.arange(big)
+        self.lens = lens
+        self.valid = step[None, :] < lens[:, None]
+        self.index = np.where(self.valid, firsts[:, None] + step[None, :], 0)
+        self.em = np.where(self.valid[:, :, None], e[self.index], 0.0)
+        # Transition into step t (t >= 1), by each sequence's edge kind there.
+        self.tr = trans[edge[self.index[:, 1:]]]
+        n_seq, k = len(lens), e.shape[1]
+        alpha = np.empty((n_seq, big, k))
+        beta = np.empty((n_seq, big, k))
+        alpha[:, 0] = start + self.em[:, 0]
+        for t in range(1, big):
+            alpha[:, t] = _lse(alpha[:, t - 1, :, None] + self.tr[:, t - 1], axis=1) + self.em[:, t]
+        beta[:] = end
+        for t in range(big - 2, -1, -1):
+            nxt = _lse(self.tr[:, t] + (self.em[:, t + 1] + beta[:, t + 1])[:, None, :], axis=2)
+            beta[:, t] = np.where((t + 1 < lens)[:, None], nxt, end)
+        self.alpha, self.beta = alpha, beta
+        self.log_z = _lse(alpha[np.arange(n_seq), lens - 1] + end, axis=1)
+
+    def posteriors(self) -> Array:
+        return np.exp(self.alpha + self.beta - self.log_z[:, None, None])
+
+
+def length_groups(lens: npt.NDArray[np.int64], size: int = 512) -> list[npt.NDArray[np.int64]]:
+    """Sequence indices grouped by similar length, so padding wastes little work."""
+    order = np.argsort(lens, kind="stable")
+    order = order[lens[order] > 0]
+    return [order[i : i + size] for i in range(0, len(order), size)]
+
+
+def forward_backward(
+    e: Array,
+    edge: npt.NDArray[np.int64],
+    trans: Array,
+    start: Array,
+    end: Array,
+    doc_starts: npt.NDArray[np.int64],
+) -> Array:
+    """Posterior marginals of a linear-chain CRF for many sequences at once."""
+    lens = np.diff(doc_starts)
+    out = np.zeros_like(e)
+    for group in length_groups(lens):
+        chain = Chain(e, edge, trans, start, end, doc_starts[group], lens[group])
+        out[chain.index[chain.valid]] = chain.posteriors()[chain.valid]
+    return out
+
+
+def _lse(x: Array, axis: int) -> Array:
+    m = x.max(axis=axis, keepdims=True)
+    out: Array = np.log(np.exp(x - m).sum(axis=axis)) + np.squeeze(m, axis=axis)
+    return out
+
+
+def load_default() -> RoleModel | None:
+    """The shipped model, or None when the file is absent (a bare source checkout)."""
+    ref = resources.files("cytoreview") / "data" / MODEL_FILE
+    try:
+        with resources.as_file(ref) as path:
+            if not path.is_file():
+                return None
+            return RoleModel.load(path)
+    except (OSError, ValueError, KeyError):
+        return None

@@ -1,0 +1,218 @@
+"""Evaluate sentence roles: dev-split accuracy, per-role F1, confusion, calibration, seeds, speed.
+
+    python benchmarks/roles.py            # full report on the dev split (pmid % 7 == 0)
+    python benchmarks/roles.py --smoke    # a tiny run in seconds (CI)
+    python benchmarks/roles.py --model PATH --baseline
+
+The dev split's structured abstracts are fed to ``roles.annotate`` with their labels removed, in
+two ways: ``flat`` (the abstract as one unlabelled text, no section boundaries: what an
+unstructured abstract looks like) and ``sections`` (the AbstractText boundaries kept, categories
+and labels dropped). Scores are character-level: every character of every gold sentence counts,
+and takes the role of the predicted sentence that contains it. "4 roles" merges background and
+purpose. The seed reviews are scored against data/seeds/roles_reference.json, where a character is
+right when its predicted role is among the roles the reference accepts for its sentence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import roles_corpus  # noqa: E402
+
+from cytoreview import roles  # noqa: E402
+from cytoreview.model import ROLES, Article, Role, Section  # noqa: E402
+from cytoreview.roles_model import RoleModel  # noqa: E402
+from cytoreview.sentences import split  # noqa: E402
+
+SEEDS = ROOT / "data" / "seeds" / "roles_reference.json"
+MERGE = {"purpose": "background"}
+ROLES4 = ("background", "methods", "findings", "conclusions")
+
+
+def articles(docs: list[roles_corpus.Doc], mode: str) -> list[Article]:
+    out = []
+    for d in docs:
+        if mode == "flat":
+            out.append(Article(pmid=d.pmid, title="", abstract=d.abstract))
+            continue
+        bounds: dict[int, tuple[int, int]] = {}
+        for s, e, _, k in d.sentences:
+            a, b = bounds.get(k, (s, e))
+            bounds[k] = (min(a, s), max(b, e))
+        secs = tuple(
+            Section(None, None, d.abstract[a:b], a, b) for _, (a, b) in sorted(bounds.items())
+        )
+        out.append(Article(pmid=d.pmid, title="", abstract=d.abstract, sections=secs))
+    return out
+
+
+def char_pairs(doc: roles_corpus.Doc, art: Article) -> list[tuple[Role, Role, int]]:
+    """(gold, predicted, n_chars) pieces, by overlapping gold and predicted sentence spans."""
+    pieces = []
+    pred = sorted((s.start, s.end, s.role) for s in art.sentences)
+    j = 0
+    for gs, ge, gold, _ in doc.sentences:
+        while j < len(pred) and pred[j][1] <= gs:
+            j += 1
+        k = j
+        while k < len(pred) and pred[k][0] < ge:
+            ov = min(ge, pred[k][1]) - max(gs, pred[k][0])
+            if ov > 0:
+                pieces.append((gold, pred[k][2], ov))
+            k += 1
+    return pieces
+
+
+def report_accuracy(docs: list[roles_corpus.Doc], arts: list[Article], title: str) -> None:
+    conf: dict[tuple[str, str], int] = {}
+    for d, a in zip(docs, arts, strict=True):
+        for g, p, n in char_pairs(d, a):
+            conf[g, p] = conf.get((g, p), 0) + n
+    total = sum(conf.values())
+    acc5 = sum(n for (g, p), n in conf.items() if g == p) / total
+    acc4 = sum(n for (g, p), n in conf.items() if MERGE.get(g, g) == MERGE.get(p, p)) / total
+    print(f"\n## {title}: {len(docs)} abstracts, {total:,} characters")
+    print(f"character accuracy: 4 roles {acc4:.4f} | 5 roles {acc5:.4f}")
+    print("\nper-role F1 (characters)      precision  recall   F1")
+    for name, labels, merge in (("5", ROLES, {}), ("4", ROLES4, MERGE)):
+        for r in labels:
+            tp = sum(n for (g, p), n in conf.items() if merge.get(g, g) == r == merge.get(p, p))
+            gp = sum(n for (g, _), n in conf.items() if merge.get(g, g) == r)
+            pp = sum(n for (_, p), n in conf.items() if merge.get(p, p) == r)
+            pr, rc = tp / max(pp, 1), tp / max(gp, 1)
+            f1 = 2 * pr * rc / max(pr + rc, 1e-9)
+            print(f"  [{name}] {r:<22} {pr:9.3f} {rc:7.3f} {f1:6.3f}")
+    print("\nconfusion (characters, % of each gold role; rows gold, columns predicted)")
+    print(" " * 13 + "".join(f"{r[:10]:>12}" for r in ROLES))
+    for g in ROLES:
+        row = sum(conf.get((g, p), 0) for p in ROLES)
+        cells = "".join(f"{100 * conf.get((g, p), 0) / max(row, 1):11.1f}%" for p in ROLES)
+        print(f"  {g:<11}{cells}")
+
+
+def report_calibration(docs: list[roles_corpus.Doc], arts: list[Article]) -> None:
+    """Reliability of model confidences: predicted sentences vs the gold role of most chars."""
+    bins = [0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0001]
+    stats = [[0, 0.0, 0] for _ in bins[:-1]]
+    for d, a in zip(docs, arts, strict=True):
+        gold_at = {}
+        for gs, ge, g, _ in d.sentences:
+            gold_at[(gs, ge)] = g
+        for s in a.sentences:
+            votes: dict[str, int] = {}
+            for (gs, ge), g in gold_at.items():
+                ov = min(ge, s.end) - max(gs, s.start)
+                if ov > 0:
+                    votes[g] = votes.get(g, 0) + ov
+            if not votes:
+                continue
+            gold = max(votes, key=lambda r: votes[r])
+            b = next(i for i in range(len(bins) - 1) if bins[i] <= s.confidence < bins[i + 1])
+            stats[b][0] += 1
+            stats[b][1] += s.confidence
+            stats[b][2] += int(s.role == gold)
+    n_all = sum(x[0] for x in stats)
+    ece = sum(abs(x[1] - x[2]) for x in stats) / max(n_all, 1)
+    print(f"\nreliability (sentences; expected calibration error {ece:.3f})")
+    print("  confidence    sentences  mean conf  accuracy")
+    for i, (n, c, ok) in enumerate(stats):
+        if n:
+            lo, hi = bins[i], min(bins[i + 1], 1)
+            print(f"  [{lo:.2f}, {hi:.2f})  {n:9d}  {c / n:9.3f}  {ok / n:8.3f}")
+
+
+def score_seeds(verbose: bool) -> float:
+    ref = json.loads(SEEDS.read_text(encoding="utf-8"))
+    ok = tot = 0
+    print("\n## seed reviews (labels removed) vs data/seeds/roles_reference.json")
+    for seed in ref["seeds"]:
+        text = seed["abstract"]
+        art = roles.annotate(Article(pmid="0", title="", abstract=text))
+        pos = 0
+        s_ok = s_tot = 0
+        for sent in seed["sentences"]:
+            start = text.index(sent["text"], pos)
+            end = start + len(sent["text"])
+            pos = end
+            for p in art.sentences:
+                ov = min(end, p.end) - max(start, p.start)
+                if ov > 0:
+                    s_tot += ov
+                    s_ok += ov * (p.role in sent["roles"])
+        ok, tot = ok + s_ok, tot + s_tot
+        print(f"  {seed['file']}: {s_ok / s_tot:.3f}")
+        if verbose:
+            for p in art.sentences:
+                print(f"      {p.role:<12}{p.confidence:.2f}  {text[p.start : p.end][:70]}")
+    print(f"  all seeds (characters): {ok / tot:.3f}")
+    return ok / tot
+
+
+def report_speed(docs: list[roles_corpus.Doc], arts: list[Article], reps: int) -> None:
+    model = roles._predictor()
+    texts = [d.texts() for d in docs]
+    n = sum(len(t) for t in texts)
+    print("\n## speed (one core)")
+    if isinstance(model, RoleModel):
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            model.predict_many(texts)
+        dt = time.perf_counter() - t0
+        print(f"  predict_many (batched, pre-split): {reps * n / dt:,.0f} sentences/s")
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        for t in texts:
+            roles.predict(t)
+    dt = time.perf_counter() - t0
+    print(f"  predict (one abstract per call):   {reps * n / dt:,.0f} sentences/s")
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        for a in arts:
+            roles.annotate(a)
+    dt = time.perf_counter() - t0
+    print(f"  annotate (split + predict + summary, per article): {reps * n / dt:,.0f} sentences/s")
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        for d in docs:
+            split(d.abstract)
+    dt = time.perf_counter() - t0
+    print(f"  sentences.split alone: {reps * n / dt:,.0f} sentences/s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--smoke", action="store_true", help="a tiny run in seconds")
+    ap.add_argument("--model", type=Path, help="a model file instead of the shipped one")
+    ap.add_argument("--baseline", action="store_true", help="score the cue+position baseline")
+    ap.add_argument("--verbose", action="store_true", help="show the seed predictions")
+    args = ap.parse_args()
+    if args.baseline:
+        roles._cache["model"] = roles._Baseline()
+    elif args.model:
+        roles._cache["model"] = RoleModel.load(args.model)
+    print(f"predictor: {type(roles._predictor()).__name__}")
+    docs = [d for d in roles_corpus.load() if roles_corpus.part(d.pmid) == "dev"]
+    if args.smoke:
+        docs = docs[:25]
+    for mode in ("flat", "sections"):
+        arts = [roles.annotate(a) for a in articles(docs, mode)]
+        report_accuracy(docs, arts, f"dev split, labels removed ({mode})")
+        if mode == "flat":
+            report_calibration(docs, arts)
+    score_seeds(args.verbose)
+    report_speed(docs, articles(docs, "flat"), 1 if args.smoke else 3)
+
+
+if __name__ == "__main__":
+    main()

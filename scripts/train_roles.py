@@ -1,0 +1,248 @@
+"""Train the sentence-role CRF and write src/cytoreview/data/roles_model.npz.
+
+    python scripts/train_roles.py            # train on the train part, calibrate, report dev, save
+    python scripts/train_roles.py --no-save  # the same without writing the model (for iterating)
+
+Reproducible: the corpus split is by PMID (``roles_corpus.part``), the optimiser (L-BFGS on the
+full-batch CRF log-likelihood with L2) is deterministic, and the seed below only orders nothing
+random today; it is fixed so that any future sampling stays reproducible. The dev part is never
+used for training or calibration; the calibration part only fits the temperature.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from scipy import optimize, sparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import roles_corpus
+
+from cytoreview.model import ROLES, Role
+from cytoreview.roles_features import HASH_BITS, N_POSITION, featurize
+from cytoreview.roles_model import Chain, RoleModel, forward_backward, length_groups
+
+SEED = 20211298
+NB_BITS = 17
+N_EDGE = 3
+OUT = Path(__file__).resolve().parents[1] / "src" / "cytoreview" / "data" / "roles_model.npz"
+K = len(ROLES)
+D_SELF = (1 << HASH_BITS) + N_POSITION
+D_NB = 1 << NB_BITS
+
+Array = npt.NDArray[np.float64]
+
+
+class Design:
+    """Sparse design matrices of a set of abstracts, shaped like RoleModel.emissions."""
+
+    def __init__(
+        self,
+        abstracts: Sequence[Sequence[str]],
+        labels: Sequence[Sequence[Role]],
+        sections: Sequence[Sequence[int] | None],
+    ):
+        rows_s, cols_s, rows_n, cols_n, doc_starts = [], [], [], [], [np.zeros(1, np.int64)]
+        edges = []
+        base = 0
+        for c in range(0, len(abstracts), 256):
+            b = featurize(abstracts[c : c + 256], sections[c : c + 256])
+            edges.append(b.edge)
+            rows_s += [b.feat_sent + base, np.repeat(np.arange(b.n), b.pos_ids.shape[1]) + base]
+            cols_s += [b.feat_bucket, b.pos_ids.ravel() + (1 << HASH_BITS)]
+            rows_n.append(b.feat_sent + base)
+            cols_n.append(b.feat_bucket & (D_NB - 1))
+            doc_starts.append(b.doc_starts[1:] + base)
+            base += b.n
+        n = base
+        self.n = n
+        self.doc_starts = np.concatenate(doc_starts)
+        self.edge = np.concatenate(edges)
+        self.lens = np.diff(self.doc_starts)
+        self.groups = length_groups(self.lens, 1024)
+        rs, cs = np.concatenate(rows_s), np.concatenate(cols_s)
+        self.x_self = sparse.csr_matrix((np.ones(len(rs)), (rs, cs)), shape=(n, D_SELF))
+        rn, cn = np.concatenate(rows_n), np.concatenate(cols_n)
+        x_nb = sparse.csr_matrix((np.ones(len(rn)), (rn, cn)), shape=(n, D_NB))
+        first = np.zeros(n + 1, dtype=bool)
+        first[self.doc_starts] = True
+        i = np.arange(1, n)
+        ok = ~first[1:n]
+        shift_prev = sparse.csr_matrix((np.ones(ok.sum()), (i[ok], i[ok] - 1)), shape=(n, n))
+        shift_next = sparse.csr_matrix((np.ones(ok.sum()), (i[ok] - 1, i[ok])), shape=(n, n))
+        self.x_prev = (shift_prev @ x_nb).tocsr()
+        self.x_next = (shift_next @ x_nb).tocsr()
+        self.x_self_t = self.x_self.T.tocsr()
+        self.x_prev_t = self.x_prev.T.tocsr()
+        self.x_next_t = self.x_next.T.tocsr()
+        self.y = np.array([ROLES.index(r) for doc in labels for r in doc], dtype=np.int64)
+
+
+def unpack(theta: Array) -> tuple[Array, Array, Array, Array, Array, Array]:
+    a = D_SELF * K
+    b = a + D_NB * K
+    c = b + D_NB * K
+    return (
+        theta[:a].reshape(D_SELF, K),
+        theta[a:b].reshape(D_NB, K),
+        theta[b:c].reshape(D_NB, K),
+        theta[c : c + N_EDGE * K * K].reshape(N_EDGE, K, K),
+        theta[c + N_EDGE * K * K : c + N_EDGE * K * K + K],
+        theta[c + N_EDGE * K * K + K :],
+    )
+
+
+def crf_nll(theta: Array, d: Design, l2: float, l2_nb: float) -> tuple[float, Array]:
+    w, wp, wn, trans, start, end = unpack(theta)
+    e = d.x_self @ w + d.x_prev @ wp + d.x_next @ wn
+    nll, g_e, g_trans, g_start, g_end = _chain(e, trans, start, end, d)
+    grad = np.concatenate(
+        [
+            (d.x_self_t @ g_e + l2 * w).ravel(),
+            (d.x_prev_t @ g_e + l2_nb * wp).ravel(),
+            (d.x_next_t @ g_e + l2_nb * wn).ravel(),
+            g_trans.ravel(), g_start, g_end,
+        ]
+    )
+    reg = 0.5 * l2 * float((w * w).sum()) + 0.5 * l2_nb * float((wp * wp).sum() + (wn * wn).sum())
+    return nll + reg, grad
+
+
+def _chain(
+    e: Array, trans: Array, start: Array, end: Array, d: Design
+) -> tuple[float, Array, Array, Array, Array]:
+    """NLL of the gold chains and its gradients (emissions, transitions, start, end)."""
+    g_e = np.zeros_like(e)
+    g_trans = np.zeros_like(trans)
+    g_start = np.zeros(K)
+    g_end = np.zeros(K)
+    log_z = 0.0
+    for group in d.groups:
+        ch = Chain(e, d.edge, trans, start, end, d.doc_starts[group], d.lens[group])
+        log_z += float(ch.log_z.sum())
+        post = ch.posteriors()
+        g_e[ch.index[ch.valid]] = post[ch.valid]
+        g_start += post[:, 0].sum(axis=0)
+        g_end += post[np.arange(len(group)), ch.lens - 1].sum(axis=0)
+        pair = (
+            ch.alpha[:, :-1, :, None]
+            + ch.tr
+            + (ch.em[:, 1:] + ch.beta[:, 1:])[:, :, None, :]
+            - ch.log_z[:, None, None, None]
+        )
+        kinds = d.edge[ch.index[:, 1:]]
+        pv = ch.valid[:, 1:]
+        for kind in range(N_EDGE):
+            m = pv & (kinds == kind)
+            if m.any():
+                g_trans[kind] += np.exp(pair[m]).sum(axis=0)
+    y = d.y
+    g_e[np.arange(len(y)), y] -= 1.0
+    first = d.doc_starts[:-1]
+    lastidx = d.doc_starts[1:] - 1
+    same = np.ones(len(y), dtype=bool)
+    same[first] = False
+    cur = np.flatnonzero(same)
+    np.add.at(g_trans, (d.edge[cur], y[cur - 1], y[cur]), -1.0)
+    g_start -= np.bincount(y[first], minlength=K)
+    g_end -= np.bincount(y[lastidx], minlength=K)
+    gold = (
+        e[np.arange(len(y)), y].sum()
+        + trans[d.edge[cur], y[cur - 1], y[cur]].sum()
+        + start[y[first]].sum()
+        + end[y[lastidx]].sum()
+    )
+    return float(log_z - gold), g_e, g_trans, g_start, g_end
+
+
+def _lse(x: Array, axis: int) -> Array:
+    m = x.max(axis=axis, keepdims=True)
+    return np.log(np.exp(x - m).sum(axis=axis)) + np.squeeze(m, axis=axis)
+
+
+def train(d: Design, l2: float, l2_nb: float, iters: int) -> RoleModel:
+    rng = np.random.default_rng(SEED)
+    size = (D_SELF + 2 * D_NB) * K + N_EDGE * K * K + 2 * K
+    theta0 = rng.normal(0.0, 1e-4, size)
+    t0 = time.time()
+    res = optimize.minimize(
+        crf_nll, theta0, args=(d, l2, l2_nb), jac=True, method="L-BFGS-B",
+        options={"maxiter": iters, "maxcor": 20},
+    )
+    print(f"  L-BFGS: {res.nit} iterations, nll {res.fun:.1f}, {time.time() - t0:.0f}s", flush=True)
+    w, wp, wn, trans, start, end = unpack(res.x)
+    return RoleModel(w, wp, wn, trans, start, end)
+
+
+def fit_temperature(model: RoleModel, docs: list[roles_corpus.Doc]) -> float:
+    """The temperature minimising held-out NLL of the marginals, flat and sectioned alike."""
+    gold = np.array([ROLES.index(r) for doc in docs for r in doc.roles()] * 2)
+    texts = [doc.texts() for doc in docs]
+    batch = featurize(texts + texts, [None] * len(docs) + [doc.section_ids() for doc in docs])
+    e = model.emissions(batch)
+    best_t, best = 1.0, np.inf
+    for t in np.arange(0.5, 3.01, 0.05):
+        m = forward_backward(
+            e / t, batch.edge, model.trans / t, model.start / t, model.end / t, batch.doc_starts
+        )
+        nll = -np.log(np.clip(m[np.arange(len(gold)), gold], 1e-12, 1)).mean()
+        if nll < best:
+            best_t, best = float(t), float(nll)
+    return best_t
+
+
+def char_accuracy(docs: list[roles_corpus.Doc], preds: list[list[Role]]) -> tuple[float, float]:
+    merge = {"purpose": "background"}
+    tot = ok5 = ok4 = 0
+    for doc, pred in zip(docs, preds, strict=True):
+        for (s, e, gold, _), p in zip(doc.sentences, pred, strict=True):
+            n = e - s
+            tot += n
+            ok5 += n * (gold == p)
+            ok4 += n * (merge.get(gold, gold) == merge.get(p, p))
+    return ok4 / tot, ok5 / tot
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--no-save", action="store_true")
+    ap.add_argument("--l2", type=float, default=1.0)
+    ap.add_argument("--l2-nb", type=float, default=4.0)
+    ap.add_argument("--iters", type=int, default=300)
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    docs = roles_corpus.load()
+    parts: dict[str, list[roles_corpus.Doc]] = {"train": [], "calib": [], "dev": []}
+    for doc in docs:
+        parts[roles_corpus.part(doc.pmid)].append(doc)
+    print({k: len(v) for k, v in parts.items()}, flush=True)
+    tr = parts["train"]
+    # Every training abstract twice: read flat (what unstructured text looks like) and with its
+    # section boundaries but no labels (what UNASSIGNED / label-only sections look like).
+    texts = [d.texts() for d in tr]
+    labels = [d.roles() for d in tr]
+    secs: list[list[int] | None] = [None] * len(tr) + [d.section_ids() for d in tr]
+    design = Design(texts + texts, labels + labels, secs)
+    model = train(design, args.l2, args.l2_nb, args.iters)
+    model.temperature = fit_temperature(model, parts["calib"])
+    print(f"  temperature {model.temperature:.2f}")
+    for name in ("calib", "dev"):
+        docs_p = parts[name]
+        for mode in ("flat", "sections"):
+            sx = [d.section_ids() for d in docs_p] if mode == "sections" else None
+            got = model.predict_many([d.texts() for d in docs_p], sections=sx)
+            acc4, acc5 = char_accuracy(docs_p, [[r for r, _ in p] for p in got])
+            print(f"  {name} {mode}: char accuracy 4 roles {acc4:.4f}, 5 roles {acc5:.4f}")
+    if not args.no_save:
+        model.save(args.out)
+        print(f"  wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()

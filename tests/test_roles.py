@@ -1,0 +1,204 @@
+"""Sentence roles and summaries, as a user of ``annotate`` sees them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cytoreview import roles, roles_model
+from cytoreview.model import ROLES, Article, Section
+
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "seeds" / "roles_reference.json"
+
+BACKGROUND = "Sepsis is a leading cause of death in intensive care units worldwide."
+OBJECTIVE = "To evaluate whether early vasopressin reduces mortality in septic shock."
+METHODS = (
+    "In this multicentre trial, 409 adult patients were randomized to vasopressin or "
+    "norepinephrine and followed for 28 days."
+)
+RESULTS = (
+    "Mortality at 28 days was 30.9% with vasopressin and 27.5% with norepinephrine "
+    "(difference 3.4 percentage points; 95% CI -5.4 to 12.3; P = 0.41)."
+)
+CONCLUSIONS = (
+    "In conclusion, early vasopressin did not improve survival compared with norepinephrine."
+)
+
+
+def structured(categories: list[str | None], labels: list[str | None] | None = None) -> Article:
+    texts = [BACKGROUND, OBJECTIVE, METHODS, RESULTS, CONCLUSIONS]
+    labels = labels or [c for c in categories]
+    sections, pos = [], 0
+    for text, cat, label in zip(texts, categories, labels, strict=True):
+        sections.append(Section(label, cat, text, pos, pos + len(text)))
+        pos += len(text) + 1
+    return Article(pmid="1", title="t", abstract=" ".join(texts), sections=tuple(sections))
+
+
+def roles_of(article: Article) -> list[str]:
+    return [s.role for s in article.sentences]
+
+
+def test_nlm_categories_map_one_to_one_with_full_confidence() -> None:
+    cats = ["BACKGROUND", "OBJECTIVE", "METHODS", "RESULTS", "CONCLUSIONS"]
+    art = roles.annotate(structured(cats))
+    assert roles_of(art) == list(ROLES)
+    assert all(s.source == "nlm" and s.confidence == 1.0 for s in art.sentences)
+    assert [s.label for s in art.sentences] == cats
+    assert art.summary.source == "nlm"
+    assert art.summary.purpose == OBJECTIVE
+    assert art.summary.conclusions == CONCLUSIONS
+
+
+def test_unassigned_and_label_only_sections_are_predicted_in_context() -> None:
+    cats: list[str | None] = ["BACKGROUND", "UNASSIGNED", "METHODS", None, "CONCLUSIONS"]
+    labels = ["BACKGROUND", "AIM", "METHODS", "FINDINGS", "CONCLUSIONS"]
+    art = roles.annotate(structured(cats, labels))
+    by_source = {s.label: s for s in art.sentences}
+    assert by_source["AIM"].source == "model"
+    assert by_source["FINDINGS"].source == "model"
+    assert by_source["AIM"].role == "purpose"
+    assert by_source["FINDINGS"].role == "findings"
+    assert 0.0 <= by_source["AIM"].confidence <= 1.0
+    assert by_source["BACKGROUND"].source == "nlm"
+    assert art.summary.source == "mixed"
+
+
+def test_sentences_stay_inside_their_section_and_cover_the_abstract() -> None:
+    # A section that does not end with a period must still end its sentence.
+    text = "Aim: unclear text without a stop Patients were enrolled. They improved."
+    secs = (Section("AIM", None, text[:32], 0, 32), Section(None, None, text[33:], 33, len(text)))
+    art = roles.annotate(Article(pmid="1", title="t", abstract=text, sections=secs))
+    spans = [(s.start, s.end) for s in art.sentences]
+    assert spans[0] == (0, 32)
+    assert all(not (s < 32 < e) for s, e in spans)
+    covered = "".join(text[s:e] for s, e in spans)
+    assert covered.replace(" ", "") == text.replace(" ", "")
+
+
+def test_unstructured_abstract_gets_sensible_roles() -> None:
+    text = " ".join([BACKGROUND, OBJECTIVE, METHODS, RESULTS, CONCLUSIONS])
+    art = roles.annotate(Article(pmid="2", title="t", abstract=text))
+    got = roles_of(art)
+    assert got[0] == "background"
+    assert got[1] == "purpose"
+    assert got[2] == "methods"
+    assert got[3] == "findings"
+    assert got[4] == "conclusions"
+    assert all(s.source == "model" for s in art.sentences)
+    assert all(0.0 <= s.confidence <= 1.0 for s in art.sentences)
+    assert art.summary.source == "model"
+    assert art.summary.key_findings == RESULTS
+
+
+def test_empty_abstract_has_no_sentences_and_an_empty_summary() -> None:
+    art = roles.annotate(Article(pmid="3", title="t"))
+    assert art.sentences == ()
+    assert art.summary.source == "none"
+    assert art.summary.purpose == art.summary.findings == art.summary.conclusions == ""
+
+
+def test_review_purpose_sentence_is_the_key_purpose_even_when_last() -> None:
+    text = (
+        "Interleukin-2 activates T cells and natural killer cells. High-dose regimens are toxic. "
+        "Several trials combined interleukin-2 with vaccines. This article reviews the current "
+        "status of interleukin-2-based immunotherapy."
+    )
+    art = roles.annotate(Article(pmid="4", title="t", abstract=text))
+    assert art.summary.key_purpose.startswith("This article reviews")
+    assert art.sentences[-1].role == "purpose"
+
+
+def test_key_finding_is_the_sentence_richest_in_results() -> None:
+    text = (
+        "We studied statins. Patients were enrolled. Statins were well tolerated. "
+        "LDL fell by 38% (95% CI 30-46; p < 0.001) compared with placebo. "
+        "Statins lower LDL."
+    )
+    secs_text = [
+        ("OBJECTIVE", "We studied statins."), ("METHODS", "Patients were enrolled."),
+        ("RESULTS", "Statins were well tolerated. LDL fell by 38% (95% CI 30-46; p < 0.001) "
+                    "compared with placebo."),
+        ("CONCLUSIONS", "Statins lower LDL."),
+    ]
+    sections, pos = [], 0
+    for cat, t in secs_text:
+        sections.append(Section(cat, cat, t, pos, pos + len(t)))
+        pos += len(t) + 1
+    art = roles.annotate(Article(pmid="5", title="t", abstract=text, sections=tuple(sections)))
+    assert art.summary.key_findings.startswith("LDL fell by 38%")
+    assert art.summary.findings.startswith("Statins were well tolerated.")
+
+
+def test_to_dict_carries_sentences_with_offsets_into_the_abstract() -> None:
+    art = roles.annotate(structured(["BACKGROUND", None, None, None, None]))
+    record = art.to_dict()
+    for s in record["sentences"]:
+        assert s["role"] in ROLES
+        assert record["abstract"][s["start"] : s["end"]].strip() != ""
+
+
+def test_shipped_model_is_used_and_predict_matches_annotate() -> None:
+    assert roles.using_model(), "the trained model file should ship with the package"
+    sentences = [BACKGROUND, OBJECTIVE, METHODS, RESULTS, CONCLUSIONS]
+    assert [r for r, _ in roles.predict(sentences)] == list(ROLES)
+
+
+def test_baseline_stands_in_when_the_model_file_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(roles_model, "load_default", lambda: None)
+    monkeypatch.setattr(roles, "_cache", {})
+    assert not roles.using_model()
+    art = roles.annotate(Article(pmid="6", title="t", abstract=f"{BACKGROUND} {CONCLUSIONS}"))
+    assert roles_of(art) == ["background", "conclusions"]
+
+
+def test_model_is_not_loaded_at_import() -> None:
+    code = (
+        "import sys, cytoreview.roles as r; "
+        "print(len(r._cache), 'cytoreview.roles_model' in sys.modules, 'numpy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "False", "False"]
+
+
+def seed_score() -> tuple[float, list[str]]:
+    ref = json.loads(REFERENCE.read_text(encoding="utf-8"))
+    ok = total = 0
+    wrong = []
+    for seed in ref["seeds"]:
+        text = seed["abstract"]
+        art = roles.annotate(Article(pmid="0", title="t", abstract=text))
+        pos = 0
+        for sent in seed["sentences"]:
+            start = text.index(sent["text"], pos)
+            end = pos = start + len(sent["text"])
+            for s in art.sentences:
+                overlap = min(end, s.end) - max(start, s.start)
+                if overlap > 0:
+                    total += overlap
+                    if s.role in sent["roles"]:
+                        ok += overlap
+                    else:
+                        wrong.append(f"{seed['file']}: {s.role} for {sent['text'][:60]!r}")
+    return ok / total, wrong
+
+
+def test_seed_reviews_match_the_hand_made_reference() -> None:
+    score, wrong = seed_score()
+    assert score >= 0.95, "\n".join(wrong)
+
+
+def test_seed_reference_sentences_are_the_splitter_sentences() -> None:
+    from cytoreview.sentences import split_text
+
+    ref = json.loads(REFERENCE.read_text(encoding="utf-8"))
+    for seed in ref["seeds"]:
+        assert split_text(seed["abstract"]) == [s["text"] for s in seed["sentences"]]
+        for s in seed["sentences"]:
+            assert set(s["roles"]) <= set(ROLES)
