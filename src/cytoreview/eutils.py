@@ -185,8 +185,10 @@ class EutilsClient:
         self._http.close()
 
     def cancel(self) -> None:
-        """Make waiting and retrying requests give up promptly (used on Ctrl-C)."""
+        """Make waiting, retrying and in-flight requests give up promptly (used on Ctrl-C)."""
         self._cancel.set()
+        # Closing the pool's connections ends requests in flight with a transport error.
+        self._http.close()
 
     # -- the one send path ---------------------------------------------------------------------
 
@@ -232,6 +234,8 @@ class EutilsClient:
             self._sleep(self.limiter.reserve())
             self.stats.add(requests=1)
             try:
+                if self._cancel.is_set():
+                    raise Cancelled("cancelled")
                 if method == "POST":
                     response = self._http.post(url, data=full)
                 else:

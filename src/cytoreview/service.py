@@ -105,6 +105,8 @@ class Fetcher:
             self._load(pmids)
         except KeyboardInterrupt:
             self.client.cancel()
+            # A batch may have reached the cache while its worker was still annotating it.
+            self._read_cache([p for p in pmids if p not in self._records])
             result = self._assemble(identifiers, resolved)
             done = {a.pmid for a in result.articles}
             remaining = [str(i) for i in identifiers
@@ -159,31 +161,30 @@ class Fetcher:
     def _load(self, pmids: list[str]) -> None:
         self._wanted = len(pmids)
         missing = pmids
-        if self.cache and not self.refresh and pmids:
-            cached = self.cache.get(pmids)
-            for article in self._parse(cached.values(), source="cache"):
-                self._records[article.pmid] = article
-            self.result.from_cache = len(self._records)
+        if not self.refresh:
+            self.result.from_cache = self._read_cache(pmids)
             missing = [p for p in pmids if p not in self._records]
         self._report()
         if not missing or self.offline or self.result.fatal:
             return
         batches = [missing[i : i + self.batch_size]
                    for i in range(0, len(missing), self.batch_size)]
-        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(batches))),
-                                thread_name_prefix="efetch") as pool:
-            pending: set[Future[None]] = {pool.submit(self._fetch_batch, b) for b in batches}
-            try:
-                while pending:
-                    # A timeout keeps the main thread responsive to Ctrl-C.
-                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        future.result()
-            except BaseException:
-                self.client.cancel()
-                for future in pending:
-                    future.cancel()
-                raise
+        pool = ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(batches))),
+                                  thread_name_prefix="efetch")
+        pending: set[Future[None]] = {pool.submit(self._fetch_batch, b) for b in batches}
+        try:
+            while pending:
+                # A timeout keeps the main thread responsive to Ctrl-C.
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()
+        except BaseException:
+            # Ctrl-C must not wait for requests in flight (a stalled one could take minutes):
+            # cancel the queue, make waiting workers give up, and leave without joining.
+            self.client.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
 
     def _fetch_batch(self, batch: Sequence[str]) -> None:
         """Fetch a batch; if the service keeps failing on it, halve it to isolate bad IDs."""
@@ -205,24 +206,39 @@ class Fetcher:
                 with self._lock:
                     self._errors[batch[0]] = str(exc)
             return
-        records = _parse_records(data, "efetch response")
         wanted = set(batch)
-        raw = {a.pmid: xml for a, xml in records if a.pmid in wanted}
-        if self.cache and raw:
-            self.cache.put(raw)
+        records = [(a, xml) for a, xml in _parse_records(data, "efetch response")
+                   if a.pmid in wanted]
+        if self.cache and records:
+            self.cache.put({a.pmid: xml for a, xml in records})
+        # Roles here, in the worker, so they overlap with the other batches' network waits.
+        articles = self._annotate(a for a, _ in records)
         with self._lock:
-            for article, _ in records:
-                if article.pmid in wanted:
-                    self._records[article.pmid] = article
-            self.result.fetched += len(raw)
+            for article in articles:
+                self._records[article.pmid] = article
+            self.result.fetched += len(articles)
         self._report()
 
-    def _parse(self, blobs: Iterable[bytes], source: str) -> list[Article]:
-        blobs = list(blobs)
+    def _annotate(self, articles: Iterable[Article]) -> list[Article]:
+        if not self.roles:
+            return list(articles)
+        from .roles import annotate
+
+        return [annotate(a) for a in articles]
+
+    def _read_cache(self, pmids: Sequence[str]) -> int:
+        """Load cached records for ``pmids``; returns how many were found."""
+        if not self.cache or not pmids:
+            return 0
+        blobs = list(self.cache.get(pmids).values())
         if not blobs:
-            return []
+            return 0
         data = b"<PubmedArticleSet>" + b"".join(blobs) + b"</PubmedArticleSet>"
-        return [article for article, _ in _parse_records(data, source)]
+        articles = self._annotate(a for a, _ in _parse_records(data, "cache"))
+        with self._lock:
+            for article in articles:
+                self._records[article.pmid] = article
+        return len(articles)
 
     def _report(self) -> None:
         self.result.requests = self.client.stats.requests
@@ -249,10 +265,6 @@ class Fetcher:
                 result.articles.append(article)
         if self.cache and aliases:
             self.cache.remember(aliases)
-        if self.roles:
-            from .roles import annotate
-
-            result.articles = [annotate(a) for a in result.articles]
         return result
 
     def _match(self, ident: Identifier, candidates: list[str]) -> Article | None:
