@@ -8,8 +8,8 @@ serialized bytes, keyed by PMID, with the indexes the stand-in's endpoints need:
   (``PubmedData/ArticleIdList/ArticleId[@IdType='doi']`` and
   ``Article/ELocationID[@EIdType='doi']``), never from a reference or a comment/correction;
 * PMCID -> PMID and PMID -> PMCID (``ArticleId[@IdType='pmc']`` of the same list);
-* the lower-cased searchable text (title, abstract, MeSH headings) of each record, scanned by
-  free-text search.
+* the lower-cased searchable text (title, abstract, MeSH headings, keywords) of each record,
+  scanned by free-text search.
 
 A store is immutable once loaded and safe to share between server instances and threads; load it
 once per test session with :func:`load_store` (cached) or :meth:`RecordStore.load`.
@@ -54,8 +54,8 @@ def _text(el: etree._Element | None) -> str:
 
 
 def record_text(el: etree._Element) -> str:
-    """The searchable text of one record, lower-cased: title, abstract sections and MeSH
-    headings, one part per line (so a phrase never matches across two parts)."""
+    """The searchable text of one record, lower-cased: title, abstract sections, MeSH
+    headings and keywords, one part per line (so a phrase never matches across two parts)."""
     parts: list[str] = []
     if el.tag == "PubmedBookArticle":
         doc = el.find("BookDocument")
@@ -78,6 +78,8 @@ def record_text(el: etree._Element) -> str:
             if mh is not None:
                 # One line per descriptor / qualifier name (a phrase never spans two of them).
                 parts.append("\n".join(cast("list[str]", _MESH_NAMES(mh))))
+            for kw_list in mc.iterfind("KeywordList"):
+                parts.extend(_text(kw) for kw in kw_list.iterfind("Keyword"))
     return "\n".join(p for p in parts if p).lower()
 
 
@@ -161,7 +163,7 @@ def _read_file(path: str) -> list[_Entry]:
 
 
 CACHE_ENV = "CYTOREVIEW_STANDIN_CACHE"
-_CACHE_VERSION = "1"
+_CACHE_VERSION = "2"
 
 
 def _cache_file(path: Path) -> Path | None:
