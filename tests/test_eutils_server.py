@@ -641,3 +641,14 @@ def test_opt_in_disk_cache_gives_the_same_store(
     again = RecordStore.load(DATA["seeds"], jobs=1)
     assert again.records == first.records and again.doi_to_pmid == first.doi_to_pmid
     assert pickled.is_file()
+
+
+def test_esearch_returns_at_most_the_first_9999_ids(
+    full_store: RecordStore, make_server: Callable[..., EutilsServer], client: httpx.Client
+) -> None:
+    srv = make_server(store=full_store, rate_limit=False)
+    res = esearch_json(client, srv, term="humans", retstart="9990", retmax="100")
+    assert int(res["count"]) > 9999
+    assert len(res["idlist"]) == 9
+    beyond = esearch_json(client, srv, term="humans", retstart="9999")
+    assert "ERROR" in beyond and "9,999" in beyond["ERROR"]

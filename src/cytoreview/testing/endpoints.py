@@ -36,6 +36,7 @@ EFETCH_ERROR_DOCTYPE = (
 )
 XML_DECL = '<?xml version="1.0" encoding="UTF-8" ?>\n'
 ESEARCH_MAX_RETMAX = 10_000
+PUBMED_ESEARCH_LIMIT = 9_999  # PubMed's esearch returns only the first 9,999 IDs of a result
 
 
 @dataclass
@@ -76,8 +77,15 @@ class Endpoints:
             result = run_query(self.store, params.get("term", ""))
         except QueryError as exc:
             return esearch_error(as_json, str(exc))
+        if retstart > PUBMED_ESEARCH_LIMIT - 1:
+            return esearch_error(
+                as_json,
+                "Search Backend failed: Exception:\n'retstart' cannot be larger than 9998. For "
+                "PubMed, ESearch can only retrieve the first 9,999 records matching the query. "
+                "To obtain more than 9,999 PubMed records, consider using EDirect",
+            )
         ordered = sorted(result.pmids, key=int, reverse=True)
-        page = ordered[retstart : retstart + retmax]
+        page = ordered[retstart : min(retstart + retmax, PUBMED_ESEARCH_LIMIT)]
         if params.get("rettype") == "count":
             page, retmax = [], 0
         out: dict[str, Any] = {
