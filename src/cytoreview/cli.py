@@ -6,6 +6,7 @@ stdout (or ``-o FILE``, written atomically), everything else to stderr.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -465,6 +466,9 @@ def _main(
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Show the version.")] = False,
 ) -> None:
+    # Records are UTF-8 whatever the locale says: "IFN-α" must not crash a pipe.
+    if not sys.stdout.isatty() and isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(encoding="utf-8")
     ctx.obj = Consoles()
 
 

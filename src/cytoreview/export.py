@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -124,7 +125,10 @@ def csv_row(article: Article) -> dict[str, str]:
 
 
 def _write_csv(articles: Iterable[Article], out: TextIO, provenance: Provenance) -> int:
-    out.write("\ufeff")
+    # The BOM is for spreadsheets opening a file; a pipe into another program is better off
+    # without one (csv.DictReader would see it in the first column's name).
+    if out is not sys.stdout:
+        out.write("\ufeff")
     writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writeheader()
     count = 0

@@ -31,6 +31,10 @@ ROLE_TITLE = {
     "conclusions": "Conclusions",
 }
 MAX_AUTHORS = 6
+#: Up to this many articles are shown in full; more get the overview table.
+FULL_VIEW_MAX = 3
+#: Charts say something only for a set of articles.
+CHARTS_MIN = 10
 
 
 def authors_line(article: Article, limit: int = MAX_AUTHORS) -> str:
@@ -144,15 +148,15 @@ def show(
     """One article, or ``full``: every article in full; otherwise the overview and charts."""
     if not articles:
         return
-    if len(articles) == 1 or full:
+    if len(articles) <= FULL_VIEW_MAX or full:
         for article in articles:
             console.print(article_view(article, all_roles=all_roles))
         return
     console.print(overview(articles))
-    from .charts import mesh_chart, year_chart
+    if len(articles) >= CHARTS_MIN:
+        from .charts import mesh_chart, year_chart
 
-    console.print(year_chart(articles))
-    if any(a.mesh_headings for a in articles):
+        console.print(year_chart(articles))
         console.print(mesh_chart(articles))
     console.print(Text(f"{len(articles)} articles. --full shows each one with its Purpose, "
                        "Findings and Conclusions.", style="dim"))
