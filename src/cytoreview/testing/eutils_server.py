@@ -169,8 +169,22 @@ class EutilsServer:
     """The local E-utilities stand-in. See the module docstring.
 
     ``store``: a loaded :class:`RecordStore` (share one across servers), or ``files`` to load
-    (cached per process by :func:`load_store`). Every knob may be changed while running with
-    :meth:`configure`.
+    (cached per process by :func:`load_store`). Not listening until :meth:`start` or ``with``.
+
+    Knobs (constructor keywords, changeable while running with :meth:`configure`):
+    ``latency`` seconds added to every answer; ``rate_limit`` on/off, ``rate_window`` (1 s),
+    ``limit_without_key`` (3) and ``limit_with_key`` (10); ``valid_api_keys`` (None: any key is
+    valid, else others get NCBI's 400 "API key invalid"); ``fault_rate`` in [0, 1] of answers get
+    a fault drawn from ``fault_kinds`` (default :data:`DEFAULT_FAULT_KINDS`) with a
+    ``random.Random(fault_seed)``, only on ``fault_endpoints``; ``stall_seconds`` (5) for the
+    "stall" fault; ``fail_pmids``: an efetch asking for any of them answers 500, every time.
+
+    Attributes: ``url`` (E-utilities base, ends in ``/``), ``idconv_url``, ``root_url``,
+    ``port``, ``store``, ``requests`` (a snapshot list of :class:`RequestRecord`),
+    ``in_flight`` and ``peak_in_flight``, ``running``. Methods: ``start()``, ``close()``,
+    ``configure(**knobs)``, ``script(kinds, endpoint=None)``, ``reset()``,
+    ``count(endpoint=None, status=None, *, method=, fault=, rate_limited=)``,
+    ``requested_ids(endpoint="efetch", status=None)``.
     """
 
     def __init__(
