@@ -166,3 +166,13 @@ def test_settings_from_environment() -> None:
     assert default.eutils_url == "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
     assert default.rate == 3.0
     assert json.dumps(default.api_key) == "null"
+
+
+def test_dns_failure_names_the_url() -> None:
+    def unresolvable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno -2] Name or service not known")
+
+    client, _, _ = make_client(unresolvable)
+    with pytest.raises(ServiceUnavailable) as info:
+        client.efetch(["1"])
+    assert str(info.value) == f"cannot reach {BASE}efetch.fcgi: host name not found"

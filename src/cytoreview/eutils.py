@@ -220,6 +220,7 @@ class EutilsClient:
         method: Literal["GET", "POST"] = "GET",
         expect: Expect = "xml",
         closing: bytes | None = None,
+        attempts: int | None = None,
     ) -> bytes:
         """Send one request through the rate limiter, retrying what NCBI's advice says to retry.
 
@@ -227,6 +228,7 @@ class EutilsClient:
         Messages name ``url`` without its query, so the API key never appears in them.
         """
         full = {**params, **self._common_params()}
+        max_attempts = attempts or self.settings.max_attempts
         connect_failures = 0
         attempt = 0
         while True:
@@ -252,9 +254,9 @@ class EutilsClient:
             except httpx.TransportError as exc:  # timeouts, resets, protocol errors
                 failure, retry_after = _reason(exc), None
                 timed_out = isinstance(exc, httpx.TimeoutException)
-                if attempt >= self.settings.max_attempts and timed_out:
+                if attempt >= max_attempts and timed_out:
                     raise ServiceUnavailable(url, failure) from exc
-            if attempt >= self.settings.max_attempts:
+            if attempt >= max_attempts:
                 raise ServiceError(f"{url}: {failure} (gave up after {attempt} attempts)")
             self.stats.add(retries=1)
             self._sleep(self._backoff(attempt, retry_after))
@@ -308,12 +310,12 @@ class EutilsClient:
         body = self.send(self._eutil("esearch.fcgi"), params, method=method, expect="json")
         return _search_result(body, self._eutil("esearch.fcgi"))
 
-    def efetch(self, pmids: Sequence[str]) -> bytes:
+    def efetch(self, pmids: Sequence[str], *, attempts: int | None = None) -> bytes:
         """PubMed XML for ``pmids`` (GET up to 200, POST above). Unknown PMIDs are absent."""
         params = {"db": "pubmed", "id": ",".join(pmids), "retmode": "xml"}
         method: Literal["GET", "POST"] = "GET" if len(pmids) <= GET_MAX_IDS else "POST"
         return self.send(self._eutil("efetch.fcgi"), params, method=method,
-                         closing=_CLOSING["efetch"])
+                         closing=_CLOSING["efetch"], attempts=attempts)
 
     def efetch_history(self, webenv: str, query_key: str, retstart: int, retmax: int) -> bytes:
         params = {"db": "pubmed", "WebEnv": webenv, "query_key": query_key,

@@ -23,6 +23,8 @@ from .model import Article
 
 #: PubMed's esearch will not page past this many results.
 MAX_SEARCH = 9999
+#: Attempts per half when a failing batch is split (the full batch had all of its attempts).
+SPLIT_ATTEMPTS = 2
 #: DOIs OR-ed into one esearch term: a few kB of query, one request instead of a hundred.
 DOIS_PER_SEARCH = 100
 
@@ -186,12 +188,16 @@ class Fetcher:
             raise
         pool.shutdown()
 
-    def _fetch_batch(self, batch: Sequence[str]) -> None:
-        """Fetch a batch; if the service keeps failing on it, halve it to isolate bad IDs."""
+    def _fetch_batch(self, batch: Sequence[str], attempts: int | None = None) -> None:
+        """Fetch a batch; if the service keeps failing on it, halve it to isolate bad IDs.
+
+        A batch that already failed in full is retried in halves with fewer attempts each:
+        the halving, not the retrying, is what finds the record NCBI chokes on.
+        """
         if self.result.fatal:
             return
         try:
-            data = self.client.efetch(batch)
+            data = self.client.efetch(batch, attempts=attempts)
         except Cancelled:
             return
         except ServiceUnavailable as exc:
@@ -200,8 +206,8 @@ class Fetcher:
         except ServiceError as exc:
             if len(batch) > 1:
                 middle = len(batch) // 2
-                self._fetch_batch(batch[:middle])
-                self._fetch_batch(batch[middle:])
+                self._fetch_batch(batch[:middle], SPLIT_ATTEMPTS)
+                self._fetch_batch(batch[middle:], SPLIT_ATTEMPTS)
             else:
                 with self._lock:
                     self._errors[batch[0]] = str(exc)

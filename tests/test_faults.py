@@ -1,0 +1,98 @@
+"""Faults from a busy public service: nothing is lost, and what cannot be had is named (issue 7).
+
+Runs against the local stand-in with its fault injection: 5xx, 429 bursts, truncated XML, HTML
+and empty 200s, <ERROR> inside a 200, connection resets and stalls.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cytoreview.cli import app
+from cytoreview.errors import ServiceError, ServiceUnavailable
+from cytoreview.eutils import EutilsClient, RateLimiter, Settings
+from cytoreview.ids import Identifier
+from cytoreview.service import Fetcher
+from cytoreview.testing.eutils_server import DEFAULT_FAULT_KINDS, EutilsServer
+
+
+def _pmids(server: EutilsServer, n: int) -> list[str]:
+    return sorted(server.store.records, key=int)[:n]
+
+
+def _client(server: EutilsServer, **settings: object) -> EutilsClient:
+    options: dict[str, object] = {"eutils_url": server.url, "idconv_url": server.idconv_url,
+                                  "api_key": "fault-suite", "backoff_base": 0.05, **settings}
+    config = Settings(**options)  # type: ignore[arg-type]
+    return EutilsClient(config, limiter=RateLimiter(config.rate))
+
+
+@pytest.mark.slow
+def test_3000_pmids_through_30_percent_faults_of_every_kind(
+    eutils: EutilsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pmids = _pmids(eutils, 3000)
+    listing = tmp_path / "ids.txt"
+    listing.write_text("\n".join(pmids), encoding="utf-8")
+    monkeypatch.setenv("NCBI_API_KEY", "fault-suite")
+    eutils.configure(fault_rate=0.3, fault_kinds=DEFAULT_FAULT_KINDS, fault_seed=7,
+                     stall_seconds=2.0)
+    result = CliRunner().invoke(app, ["batch", str(listing), "-f", "jsonl", "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    assert [json.loads(line)["pmid"] for line in result.stdout.splitlines()] == pmids
+    faults = {r.fault for r in eutils.requests if r.fault}
+    assert len(faults) >= 6, faults  # the run really met many kinds of fault
+    assert eutils.count(status=429) == sum(1 for r in eutils.requests if r.fault == "429")
+
+
+def test_a_batch_that_keeps_failing_is_halved_to_the_bad_records(eutils: EutilsServer) -> None:
+    pmids = _pmids(eutils, 400)
+    bad = {pmids[17], pmids[300]}
+    eutils.configure(fail_pmids=bad)
+    with _client(eutils) as client:
+        result = Fetcher(client).run([Identifier("pmid", p, p) for p in pmids])
+    assert [a.pmid for a in result.articles] == [p for p in pmids if p not in bad]
+    assert sorted(f.input for f in result.failures) == sorted(bad)
+    assert all("HTTP 500" in f.reason for f in result.failures)
+
+
+def test_permanent_failure_is_named_with_exit_1(eutils: EutilsServer) -> None:
+    pmids = _pmids(eutils, 6)
+    eutils.configure(fail_pmids={pmids[2]})
+    result = CliRunner().invoke(app, ["fetch", *pmids, "-f", "json", "--quiet"])
+    assert result.exit_code == 1
+    assert [r["pmid"] for r in json.loads(result.stdout)] == pmids[:2] + pmids[3:]
+    assert f"cytoreview: {pmids[2]}: not retrieved" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_retries_count_against_the_rate_limit(eutils: EutilsServer) -> None:
+    eutils.script(["503", "503", "truncated", "error200", None, None], endpoint="efetch")
+    with _client(eutils, api_key=None) as client:
+        result = Fetcher(client, batch_size=50).run(
+            [Identifier("pmid", p, p) for p in _pmids(eutils, 100)])
+    assert len(result.articles) == 100
+    assert eutils.count(status=429) == 0  # 3 requests/s, retries included, never exceeded
+    assert eutils.count("efetch") == 6
+
+
+def test_stalled_server_times_out_with_the_url_named(eutils: EutilsServer) -> None:
+    eutils.configure(fault_rate=1.0, fault_kinds=["stall"], stall_seconds=3.0)
+    with _client(eutils, timeout=0.5, max_attempts=2) as client, \
+            pytest.raises(ServiceUnavailable) as info:
+        client.efetch(["15461571"])
+    assert str(info.value) == f"cannot reach {eutils.url}efetch.fcgi: timed out"
+
+
+@pytest.mark.parametrize("kind", ["html", "empty", "truncated", "error200", "reset", "502"])
+def test_a_fault_that_never_ends_is_reported_not_crashed(eutils: EutilsServer, kind: str
+                                                         ) -> None:
+    eutils.configure(fault_rate=1.0, fault_kinds=[kind])
+    with _client(eutils, max_attempts=3) as client, pytest.raises(ServiceError) as info:
+        client.efetch(["15461571"])
+    assert f"{eutils.url}efetch.fcgi" in str(info.value)
+    assert "\n" not in str(info.value)
