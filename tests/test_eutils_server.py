@@ -305,6 +305,7 @@ def test_fourth_request_within_a_second_gets_ncbis_429(
         "limit": "3",
     }
     assert srv.count(status=429, rate_limited=True) == 1
+    assert srv.requests[-1].n_ids == 1  # what a refused request asked for is still logged
 
 
 def test_api_key_raises_the_limit_to_ten(

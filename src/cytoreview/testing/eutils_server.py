@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import random
+import signal
 import socket
 import struct
 import sys
@@ -41,7 +42,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .endpoints import Endpoints, Response, error200, json_bytes
+from .endpoints import Endpoints, Response, error200, json_bytes, split_ids
 from .records import RecordStore, find_data_files, load_store
 
 __all__ = [
@@ -155,8 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.owner._track(self.connection, add=False)
 
     def log_message(self, format: str, *args: Any) -> None:
-        if self.server.owner.verbose:
-            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+        return  # the server logs each exchange itself (EutilsServer._record)
 
     def do_GET(self) -> None:
         self.server.owner._handle(self, "GET")
@@ -508,6 +508,14 @@ class EutilsServer:
         )
         with self._lock:
             self._log.append(rec)
+        if self.verbose:
+            stamp = time.strftime("%H:%M:%S", time.localtime(rec.time))
+            extra = (
+                " rate-limited" if rec.rate_limited else f" fault={rec.fault}" if rec.fault else ""
+            )
+            ids = f" ids={rec.n_ids}" if rec.n_ids is not None else ""
+            print(f"{stamp} {rec.method} {rec.endpoint}{ids} -> {rec.status}{extra}",
+                  file=sys.stderr, flush=True)  # fmt: skip
 
     @staticmethod
     def _endpoint(path: str) -> str:
@@ -525,6 +533,8 @@ class EutilsServer:
         ex.client = h.client_address[0]
         if endpoint == "other":
             return Response(404, b"<html><body>404 Not Found</body></html>\n", "text/html")
+        # What was asked for, logged even when the request is refused below.
+        ex.ids = split_ids(params.get("ids" if endpoint == "idconv" else "id", ""))
         key = params.get("api_key") or None
         if key is not None and self.valid_api_keys is not None and key not in self.valid_api_keys:
             body = {"error": "API key invalid", "api-key": key, "type": "invalid",
@@ -699,6 +709,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     with srv:
         print(srv.url, flush=True)
         print(f"PMC ID converter: {srv.idconv_url}", file=sys.stderr, flush=True)
