@@ -653,3 +653,49 @@ def test_esearch_returns_at_most_the_first_9999_ids(
     assert len(res["idlist"]) == 9
     beyond = esearch_json(client, srv, term="humans", retstart="9999")
     assert "ERROR" in beyond and "9,999" in beyond["ERROR"]
+
+
+OWN_VS_CITED = b"""<?xml version="1.0"?>
+<PubmedArticleSet>
+<PubmedArticle>
+  <MedlineCitation Status="MEDLINE" Owner="NLM">
+    <PMID Version="1">900001</PMID>
+    <Article PubModel="Electronic">
+      <ArticleTitle>Own DOI only in ELocationID.</ArticleTitle>
+      <ELocationID EIdType="doi" ValidYN="Y">10.9999/OWN.1</ELocationID>
+    </Article>
+    <CommentsCorrectionsList>
+      <CommentsCorrections RefType="CommentOn">
+        <RefSource>Other J. 2020</RefSource><PMID Version="1">900002</PMID>
+      </CommentsCorrections>
+    </CommentsCorrectionsList>
+  </MedlineCitation>
+  <PubmedData>
+    <ArticleIdList><ArticleId IdType="pubmed">900001</ArticleId>
+      <ArticleId IdType="pmc">PMC77</ArticleId></ArticleIdList>
+    <ReferenceList><Reference><Citation>Cited.</Citation>
+      <ArticleIdList><ArticleId IdType="doi">10.9999/cited.2</ArticleId>
+        <ArticleId IdType="pmc">PMC88</ArticleId></ArticleIdList>
+    </Reference></ReferenceList>
+  </PubmedData>
+</PubmedArticle>
+<PubmedBookArticle>
+  <BookDocument><PMID Version="1">900003</PMID>
+    <ArticleIdList><ArticleId IdType="doi">10.9999/book.3</ArticleId></ArticleIdList>
+    <ArticleTitle>A chapter.</ArticleTitle>
+  </BookDocument>
+  <PubmedBookData><ArticleIdList><ArticleId IdType="pubmed">900003</ArticleId></ArticleIdList>
+  </PubmedBookData>
+</PubmedBookArticle>
+</PubmedArticleSet>
+"""
+
+
+def test_store_indexes_only_the_records_own_identifiers() -> None:
+    store = RecordStore()
+    assert store.add_xml(OWN_VS_CITED) == 2
+    assert store.pmid_for_doi("10.9999/own.1") == "900001"
+    assert store.pmid_for_doi("10.9999/cited.2") is None
+    assert store.pmid_for_pmcid("PMC77") == "900001" and store.pmid_for_pmcid("PMC88") is None
+    assert store.pmid_for_doi("10.9999/BOOK.3") == "900003"
+    assert "900002" not in store
