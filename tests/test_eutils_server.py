@@ -37,12 +37,16 @@ def seed_store() -> RecordStore:
     return load_store(DATA["seeds"])
 
 
+TRAIN_2021 = ROOT.parent / "shared" / "data" / "pubmed21n1298.train.xml.gz"
+
+
 @pytest.fixture(scope="module")
 def full_store() -> RecordStore:
-    """Seeds plus both shared PubMed files: the same cached store a conftest would load."""
-    if not DATA["shared"]:
+    """Seeds plus the 16,599 real 2021 records: the same files, in the same order, as the
+    session store of conftest.py, so load_store's cache loads them once per session."""
+    if not TRAIN_2021.is_file():
         pytest.skip("../shared/data is not beside the repository")
-    return load_store(DATA["seeds"] + DATA["shared"])
+    return load_store([*DATA["seeds"], TRAIN_2021])
 
 
 @pytest.fixture
@@ -648,10 +652,11 @@ def test_esearch_returns_at_most_the_first_9999_ids(
     full_store: RecordStore, make_server: Callable[..., EutilsServer], client: httpx.Client
 ) -> None:
     srv = make_server(store=full_store, rate_limit=False)
-    res = esearch_json(client, srv, term="humans", retstart="9990", retmax="100")
+    # quoted, a stop word is searched (15,000+ of the 2021 records contain "of")
+    res = esearch_json(client, srv, term='"of"', retstart="9990", retmax="100")
     assert int(res["count"]) > 9999
     assert len(res["idlist"]) == 9
-    beyond = esearch_json(client, srv, term="humans", retstart="9999")
+    beyond = esearch_json(client, srv, term='"of"', retstart="9999")
     assert "ERROR" in beyond and "9,999" in beyond["ERROR"]
 
 
