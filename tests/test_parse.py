@@ -128,6 +128,20 @@ def test_inline_markup_never_adds_or_removes_a_space(
     assert parse_bytes(record.encode())[0].title == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab Zé-.,;()\t\n\r\xa0\u2009\u3000αβ")), max_size=300))
+def test_whitespace_is_normalised_like_split_and_join(text: str) -> None:
+    escaped = text.replace("\r", "&#13;")  # a raw CR would become LF in any XML parser
+    record = (
+        "<PubmedArticle><MedlineCitation><PMID>1</PMID><Article><ArticleTitle>"
+        f"{escaped}</ArticleTitle><Abstract><AbstractText>{escaped} {escaped}</AbstractText>"
+        "</Abstract></Article></MedlineCitation></PubmedArticle>"
+    )
+    (article,) = parse_bytes(record.encode())
+    assert article.title == " ".join(text.split())
+    assert article.abstract == " ".join(f"{text} {text}".split())
+
+
 # --- abstract sections ----------------------------------------------------------------------
 
 

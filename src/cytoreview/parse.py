@@ -84,6 +84,7 @@ _AUTHOR_TAGS = (
     "Affiliation",
     "Identifier",
 )
+_AUTHOR_SLOTS = {tag: i for i, tag in enumerate(_AUTHOR_TAGS[1:6])}
 _ORCID = re.compile(r"[0-9]{15}[0-9Xx]")
 _POSITION_SUFFIX = re.compile(r",? line \d+, column \d+\s*$")
 
@@ -142,6 +143,25 @@ def _clean(text: str) -> str:
             text = unescaped
     if "<" in text and ">" in text:
         text = _HTML_INLINE.sub("", _HTML_BLOCK.sub(" ", text))
+    return _norm(text)
+
+
+def _norm(text: str) -> str:
+    """Whitespace runs -> one space, ends stripped.
+
+    Most abstracts are already clean; proving that for ASCII text (XML allows no other ASCII
+    control whitespace than tab, newline and CR) is several times cheaper than split/join.
+    """
+    if (
+        text.isascii()
+        and "  " not in text
+        and "\n" not in text
+        and "\t" not in text
+        and "\r" not in text
+        and text[:1] != " "
+        and text[-1:] != " "
+    ):
+        return text
     return " ".join(text.split())
 
 
@@ -162,7 +182,16 @@ def _text(elem: Any) -> str:
         return ""
     if "&" in text or "<" in text:
         return _clean(text)
+    if len(text) > 64:
+        return _norm(text)
     return " ".join(text.split())
+
+
+def _vocab(elem: Any) -> str:
+    """Text of a controlled-vocabulary element (MeSH, chemicals, publication types): NLM's
+    own strings carry no markup, so the cheap path is safe and matters on 30,000 records."""
+    text = elem.text
+    return text.strip() if text and not len(elem) else _text(elem)
 
 
 def _opt(elem: Any) -> str | None:
@@ -236,7 +265,7 @@ def _authors(author_list: Any) -> tuple[Author, ...]:
             if elem.get("Source") == "ORCID" and parts[5] is None:
                 parts[5] = _orcid(elem.text)
         else:
-            parts[_AUTHOR_TAGS.index(tag) - 1] = _text(elem) or None
+            parts[_AUTHOR_SLOTS[tag]] = _text(elem) or None
     if parts:
         authors.append(_author(parts, affiliations))
     return tuple(authors)
@@ -289,7 +318,7 @@ def _mesh(mesh_list: Any) -> tuple[MeshHeading, ...]:
             qualifiers = []
         else:
             qualifiers.append(
-                MeshQualifier(_text(elem), elem.get("UI"), elem.get("MajorTopicYN") == "Y")
+                MeshQualifier(_vocab(elem), elem.get("UI"), elem.get("MajorTopicYN") == "Y")
             )
     if descriptor is not None:
         headings.append(_heading(descriptor, qualifiers))
@@ -298,7 +327,7 @@ def _mesh(mesh_list: Any) -> tuple[MeshHeading, ...]:
 
 def _heading(descriptor: Any, qualifiers: list[MeshQualifier]) -> MeshHeading:
     return MeshHeading(
-        _text(descriptor),
+        _vocab(descriptor),
         descriptor.get("UI"),
         descriptor.get("MajorTopicYN") == "Y",
         tuple(qualifiers),
@@ -315,7 +344,7 @@ def _chemicals(chemical_list: Any) -> tuple[Chemical, ...]:
             registry = (elem.text or "").strip() or None
         else:
             # RegistryNumber precedes NameOfSubstance inside each Chemical.
-            chemicals.append(Chemical(_text(elem), elem.get("UI"), registry))
+            chemicals.append(Chemical(_vocab(elem), elem.get("UI"), registry))
             registry = None
     return tuple(chemicals)
 
@@ -449,7 +478,7 @@ def _pubmed_article(record: Any) -> Article:
             pages = f"{first}-{last}" if first and last else first
 
     publication_types = (
-        tuple(t for t in (_text(p) for p in pub_types.iterchildren("PublicationType")) if t)
+        tuple([t for t in [_vocab(p) for p in pub_types.iterchildren("PublicationType")] if t])
         if pub_types is not None
         else ()
     )
