@@ -13,7 +13,9 @@ that run's own: the process itself and, separately, its largest worker (``getrus
 * ``lxml iterparse``: a bare iterparse that builds nothing, the ceiling for any lxml parser;
 * with ``--cli``: ``cytoreview parse FILES -f jsonl -o OUT`` end to end, with and without roles.
 
-Ratios are pubmed_parser's time divided by each engine's time (higher is faster).
+Ratios are pubmed_parser's wall time divided by each engine's (higher is faster). ``CPU s`` is
+user+system time of the run and its workers: on a busy machine it shows what the work costs
+when wall times are distorted by other processes.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ DEFAULT = [SHARED / "pubmed20n0014.xml.gz", SHARED / "pubmed21n1298.train.xml.gz
 SMOKE = [ROOT / "tests" / "fixtures" / "xml" / "pubmed20n0014_cases.xml",
          ROOT / "tests" / "fixtures" / "xml" / "pubmed21n1298_cases.xml"]
 TAGS = ("PubmedArticle", "PubmedBookArticle")
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _peak_mb(who: int) -> float:
@@ -87,14 +94,17 @@ def measure(engine: str, files: list[str], jobs: int | None) -> dict[str, Any]:
                 cmd += ["--jobs", str(jobs)]
             if engine.endswith("--no-roles"):
                 cmd.append("--no-roles")
+            before = _cpu(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True)
             seconds = time.perf_counter() - start
+            cpu = _cpu(resource.RUSAGE_CHILDREN) - before
             if proc.returncode:
                 raise SystemExit(f"{engine} failed: {proc.stderr.strip()[-500:]}")
             with open(Path(tmp) / "out.jsonl", "rb") as fh:
                 records = sum(1 for _ in fh)
-        return {"records": records, "seconds": seconds, "rss": None, "worker_rss": None}
+        return {"records": records, "seconds": seconds, "cpu": cpu, "rss": None,
+                "worker_rss": None}
     cmd = [sys.executable, __file__, "--child", engine, *files]
     if jobs:
         cmd += ["--jobs", str(jobs)]
@@ -106,6 +116,7 @@ def measure(engine: str, files: list[str], jobs: int | None) -> dict[str, Any]:
 
 def child(engine: str, files: list[str], jobs: int | None) -> None:
     result = run_engine(engine, files, jobs)
+    result["cpu"] = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN)
     result["rss"] = _peak_mb(resource.RUSAGE_SELF)
     result["worker_rss"] = _peak_mb(resource.RUSAGE_CHILDREN)
     print(json.dumps(result))
@@ -148,13 +159,13 @@ def main(argv: list[str] | None = None) -> int:
         best["worker_rss"] = max((r["worker_rss"] or 0) for r in runs) or None
         results[engine] = best
     base = results["pubmed_parser"]["seconds"]
-    print(f"{'engine':<24}{'records':>9}{'seconds':>9}{'records/s':>11}"
+    print(f"{'engine':<24}{'records':>9}{'seconds':>9}{'records/s':>11}{'CPU s':>8}"
           f"{'peak RSS':>10}{'worker':>9}{'vs pubmed_parser':>18}")
     for engine, r in results.items():
         rss = f"{r['rss']:.0f} MB" if r["rss"] else "-"
         worker = f"{r['worker_rss']:.0f} MB" if r["worker_rss"] else "-"
         print(f"{engine:<24}{r['records']:>9}{r['seconds']:>9.2f}"
-              f"{r['records'] / r['seconds']:>11.0f}{rss:>10}{worker:>9}"
+              f"{r['records'] / r['seconds']:>11.0f}{r['cpu']:>8.1f}{rss:>10}{worker:>9}"
               f"{base / r['seconds']:>17.2f}x")
     if args.smoke and not args.files:
         shutil.rmtree(Path(files[0]).parent, ignore_errors=True)
