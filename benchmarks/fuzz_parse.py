@@ -743,6 +743,20 @@ def _normalised(text: str) -> bool:
     return text == " ".join(text.split())
 
 
+def _display_fields(article: Article) -> Iterator[tuple[str, list[Any]]]:
+    """Text fields built from element text, which the parser collapses like the title."""
+    yield "author names", [v for a in article.authors
+                           for v in (a.last_name, a.fore_name, a.initials, a.suffix,
+                                     a.collective_name) if v is not None]
+    yield "affiliations", [v for a in article.authors for v in a.affiliations]
+    yield "keywords", list(article.keywords)
+    yield "MeSH names", [v for h in article.mesh_headings
+                         for v in (h.descriptor, *(q.name for q in h.qualifiers))]
+    yield "chemical names", [c.name for c in article.chemicals]
+    yield "publication types", list(article.publication_types)
+    yield "journal", [v for v in (article.journal, article.journal_iso) if v is not None]
+
+
 def check_article(article: Any, data: bytes, annotated: bool) -> list[str]:
     """Invariant violations of one record (empty when it is sound)."""
     if not isinstance(article, Article):
@@ -785,6 +799,9 @@ def check_article(article: Any, data: bytes, annotated: bool) -> list[str]:
             texts.append(sec.text)
     if article.sections and " ".join(texts) != abstract:
         bad.append("abstract is not its sections' texts joined")
+    for name, values in _display_fields(article):
+        if not all(isinstance(v, str) and _normalised(v) for v in values):
+            bad.append(f"{name} whitespace not normalised")
     for text in _strings(article):
         if "\x00" in text:
             bad.append("NUL character in a field")
@@ -847,16 +864,17 @@ def run_input(inp: FuzzInput, targets: Targets, canary: str, workdir: str) -> li
     messages: list[str] = []
     raw_records: list[bytes] = []
     annotated = False
+    stats = cparse.ParseStats()
     try:
         if inp.mode == "bytes":
             try:
-                articles = targets.parse_bytes(inp.data, "<fuzz>", cparse.ParseStats())
+                articles = targets.parse_bytes(inp.data, "<fuzz>", stats)
             except CytoreviewError as exc:
                 messages.append(str(exc))
         elif inp.mode == "stream":
             try:
                 reader = ChunkedReader(inp.data, inp.chunk_seed)
-                for article in targets.iter_articles(reader, "<fuzz>", cparse.ParseStats()):
+                for article in targets.iter_articles(reader, "<fuzz>", stats):
                     articles.append(article)
             except CytoreviewError as exc:
                 messages.append(str(exc))
@@ -889,6 +907,10 @@ def run_input(inp: FuzzInput, targets: Targets, canary: str, workdir: str) -> li
                 articles.append(article)
                 raw_records.append(raw)
             findings.extend(_check_cache_round_trip(pairs, targets))
+        if stats.skipped:
+            # iter_articles counts a record whose parse_article raised ValueError as skipped:
+            # ask parse_article directly whether that was a documented refusal.
+            findings.extend(_run_elements(inp.data, targets, []))
         if inp.roles and not annotated and inp.mode != "file":
             annotate = targets.annotator()
             articles = [annotate(a) for a in articles]
@@ -982,6 +1004,7 @@ class Report:
     buckets: dict[str, Bucket] = field(default_factory=dict)
     slowest: tuple[float, int, str] = (0.0, -1, "")
     peak_rss_mb: float = 0.0
+    code: dict[str, str] = field(default_factory=dict)
 
     @property
     def crashes(self) -> list[Bucket]:
@@ -1006,6 +1029,7 @@ class Report:
             "slowest": {"seconds": round(self.slowest[0], 3), "index": self.slowest[1],
                         "what": self.slowest[2]},
             "peak_rss_mb": round(self.peak_rss_mb, 1),
+            "code": self.code,
         }
 
 
@@ -1026,6 +1050,25 @@ def _save(out_dir: Path, seed: int, inp: FuzzInput, finding: Finding) -> str:
         f"replay: python benchmarks/fuzz_parse.py --seed {seed} --replay {inp.index}\n\n"
         f"{finding.detail}\n", encoding="utf-8")
     return str(stem.with_suffix(".xml"))
+
+
+def _code_fingerprint() -> dict[str, str]:
+    """What was fuzzed: the commit and a hash of the modules as they were on disk (the
+    working tree may hold uncommitted edits)."""
+    out: dict[str, str] = {}
+    head = ROOT / ".git" / "HEAD"
+    try:
+        ref = head.read_text().strip()
+        if ref.startswith("ref: "):
+            ref = (ROOT / ".git" / ref[5:]).read_text().strip()
+        out["commit"] = ref
+    except OSError:
+        pass
+    for module in (cparse, localfiles):
+        source = Path(module.__file__ or "")
+        if source.exists():
+            out[source.name] = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    return out
 
 
 def _rss_mb() -> float:
@@ -1053,7 +1096,7 @@ def run_campaign(
     corpus = corpus if corpus is not None else load_corpus()
     targets = targets or Targets()
     token = canary_token or "CANARY-" + hashlib.sha256(f"{seed}".encode()).hexdigest()[:24]
-    report = Report(seed=seed, corpus=len(corpus))
+    report = Report(seed=seed, corpus=len(corpus), code=_code_fingerprint())
     old_handler = None
     if hard_timeout:
         old_handler = signal.signal(signal.SIGALRM, _on_alarm)
@@ -1124,6 +1167,7 @@ def print_report(report: Report, out: Any = sys.stdout) -> None:
     print(f"violations  {d['violations']} ({len(report.violations)} distinct)", file=out)
     print(f"slowest     {d['slowest']['seconds']} s: {d['slowest']['what']}", file=out)
     print(f"peak RSS    {d['peak_rss_mb']} MB", file=out)
+    print(f"code        {d['code']}", file=out)
     for b in report.buckets.values():
         print(f"\n[{b.kind}] {b.key}: {b.count}x, first #{b.first_index}", file=out)
         print("    " + b.detail.strip().replace("\n", "\n    ")[:1500], file=out)
