@@ -67,3 +67,50 @@ def load(path: Path = DATA) -> list[Doc]:
         if sents:
             docs.append(Doc(pmid, abstract, tuple(sents)))
     return docs
+
+
+NARRATIVE_EXCLUDE = {"Systematic Review", "Meta-Analysis"}
+
+
+def weak_review_roles(sentences: list[str]) -> list[Role]:
+    """Roles for a narrative review abstract, which has no methods or results of its own.
+
+    Everything is background except a sentence stating the article's aim ("This article reviews
+    ...", "... are reviewed") -- purpose -- and the closing sentence (or a late one with an
+    explicit conclusion cue) -- conclusions. This is a weak label: it teaches the model what a
+    review reads like; it is never used for evaluation.
+    """
+    from cytoreview.roles_baseline import CONCLUSION_CUE, PURPOSE_CUE
+
+    n = len(sentences)
+    out: list[Role] = []
+    for i, s in enumerate(sentences):
+        if PURPOSE_CUE.search(s):
+            out.append("purpose")
+        elif n >= 3 and (i == n - 1 or (i >= 2 * n / 3 and CONCLUSION_CUE.search(s))):
+            out.append("conclusions")
+        else:
+            out.append("background")
+    return out
+
+
+def load_reviews(path: Path = DATA) -> list[Doc]:
+    """Unstructured abstracts of narrative reviews (publication type Review, not systematic),
+    weakly labelled by :func:`weak_review_roles`."""
+    from cytoreview.parse import iter_articles
+
+    docs = []
+    with gzip.open(path) as fh:
+        for art in iter_articles(fh, str(path)):
+            types = set(art.publication_types)
+            if "Review" not in types or types & NARRATIVE_EXCLUDE or not art.abstract:
+                continue
+            if any(s.category for s in art.sections):
+                continue
+            spans = split(art.abstract)
+            if len(spans) < 2:
+                continue
+            roles = weak_review_roles([art.abstract[s:e] for s, e in spans])
+            sents = tuple((s, e, r, 0) for (s, e), r in zip(spans, roles, strict=True))
+            docs.append(Doc(art.pmid, art.abstract, sents))
+    return docs

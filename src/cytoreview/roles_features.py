@@ -68,7 +68,10 @@ _OFF_SLAST = _OFF_SFIRST + 3
 _OFF_SREL = _OFF_SLAST + 3
 _OFF_NSEC = _OFF_SREL + 1 + _SEC_REL_BINS
 _OFF_INSEC = _OFF_NSEC + 1 + len(_NSEC_EDGES) + 1
-N_POSITION = _OFF_INSEC + 1 + len(_INSEC_EDGES) + 1
+# Numeric context: is this sentence numeric, and how many numeric sentences come before / after
+# it in the abstract (0, 1, 2+). Methods precede the numbers; conclusions follow the last one.
+_OFF_NUMCTX = _OFF_INSEC + 1 + len(_INSEC_EDGES) + 1
+N_POSITION = _OFF_NUMCTX + 18
 #: Transition kinds: sections unknown (or first sentence), same section, new section.
 EDGE_FLAT, EDGE_SAME, EDGE_NEW = 0, 1, 2
 
@@ -237,6 +240,15 @@ def _position_ids(
         np.full(n, _OFF_BIAS),
     ]
     cols.extend(_section_ids(sec_of, starts))
+    numeric = (n_num >= 2).astype(np.int64)
+    cum = np.cumsum(numeric) - numeric
+    before = cum - cum[starts]
+    doc_id = np.repeat(np.arange(len(doc_lens)), doc_lens)
+    total = np.bincount(doc_id, weights=numeric, minlength=len(doc_lens)).astype(np.int64)
+    after = total[doc_id] - before - numeric
+    cols.append(
+        _OFF_NUMCTX + numeric * 9 + np.minimum(before, 2) * 3 + np.minimum(after, 2)
+    )
     tercile = np.minimum((rel * 3).astype(np.int64), 2)
     return np.stack(cols, axis=1).astype(np.int64), tercile
 

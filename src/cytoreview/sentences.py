@@ -40,13 +40,13 @@ _CANDIDATE = re.compile(
     r"|(?P<space2>\s+)(?=[a-z]+[A-Z0-9-])"
     r"|(?=[A-Z][a-z]))"
 )
-_TOKEN_BEFORE = re.compile(r"(\S+?)[.?!]+[\"'”’)\]]*$")
 _INITIALS = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]$")
 _SINGLE_CAPITAL = re.compile(r"^[A-Z]$")
 _PREV_INITIAL = re.compile(r"(?:^|[\s(])[A-Z]\.\s*[A-Z]\.$")
 _NEXT_INITIAL = re.compile(r"[A-Z]\.\s")
 _LOWER_START_OK = re.compile(r"[a-z0-9%)]$")
 _GLUED_LEFT = re.compile(r"[a-z\u03b1-\u03c9]{2}\)?$|[0-9%]\)$")
+_BRACKETS = re.compile(r"[()\[\]]")
 _OPEN = {"(": ")", "[": "]"}
 _CLOSE = {")": "(", "]": "["}
 # A bracket left open this far is taken to be a stray (typo, enumeration "1)"), not a real group;
@@ -60,7 +60,8 @@ def _bracket_mask(text: str) -> list[tuple[int, int]]:
         return []
     stack: list[tuple[str, int]] = []
     spans: list[tuple[int, int]] = []
-    for i, ch in enumerate(text):
+    for m in _BRACKETS.finditer(text):
+        i, ch = m.start(), m.group()
         if ch in _OPEN:
             stack.append((ch, i))
         elif ch in _CLOSE:
@@ -83,10 +84,8 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
     start = match.start()
     punct = text[start]
     glued = match.group("space") is None and match.group("space2") is None
-    left = text[max(0, start - 40) : match.end()].rstrip()
-    tok_match = _TOKEN_BEFORE.search(left)
-    token = tok_match.group(1) if tok_match else ""
-    token = token.lstrip("([\"'“‘")
+    window = text[max(0, start - 40) : start].rsplit(None, 1)
+    token = window[-1].lstrip("([\"'“‘") if window else ""
     if punct != ".":
         return not glued
     if glued:
