@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import gc
 import gzip
 import hashlib
 import io
@@ -430,7 +431,8 @@ def t_wrong_root(rng: random.Random, root: Any, ctx: Context) -> Any:
 
 def t_rename(rng: random.Random, root: Any, ctx: Context) -> Any:
     elem = _pick(rng, root)
-    elem.tag = rng.choice(PUBMED_TAGS) if rng.random() < 0.9 else "{urn:x}" + elem.tag
+    elem.tag = rng.choice(PUBMED_TAGS) if rng.random() < 0.9 else (
+        "{urn:x}" + etree.QName(elem).localname)
     return root
 
 
@@ -659,7 +661,10 @@ def make_input(ctx: Context, seed: int, index: int,
         if root is not None:
             for _ in range(n_tree):
                 name = _weighted(rng, TREE_OPS)
-                root = TREE_OPS[name][0](rng, root, ctx)
+                try:
+                    root = TREE_OPS[name][0](rng, root, ctx)
+                except (ValueError, TypeError) as exc:  # a mutation lxml refuses to build
+                    name += f"(failed: {type(exc).__name__})"
                 ops.append(name)
             data = etree.tostring(root.getroottree(), encoding="UTF-8", xml_declaration=True)
     for _ in range(n_byte):
@@ -1075,6 +1080,35 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class Unraisables:
+    """Errors Python can only print (``Exception ignored in ...``), e.g. lxml's
+    "Tried to unregister unknown proxy" when an element is freed: a sign of a dangling node.
+    Collected per input; one freed by the cyclic GC may belong to an earlier input, so
+    ``--replay`` (which collects right after the one input) is the precise attribution."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self._old: Callable[[Any], None] | None = None
+
+    def __enter__(self) -> Unraisables:
+        self._old = sys.unraisablehook
+        sys.unraisablehook = self._hook
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            sys.unraisablehook = self._old
+
+    def _hook(self, info: Any) -> None:
+        where = getattr(info.object, "__qualname__", None) or repr(info.object)[:80]
+        self.seen.append(f"{info.exc_type.__name__}: {info.exc_value} (in {where})")
+
+    def take(self) -> list[Finding]:
+        found = [Finding("crash", f"unraisable {text}", text) for text in self.seen]
+        self.seen.clear()
+        return found
+
+
 def _on_alarm(signum: int, frame: Any) -> None:
     raise HardTimeout()
 
@@ -1107,6 +1141,7 @@ def run_campaign(
         os.makedirs(os.path.join(workdir, "io"), exist_ok=True)
         memory_flagged = False
         started = time.perf_counter()
+        unraisables = Unraisables().__enter__()
         try:
             for index in range(inputs):
                 inp = make_input(ctx, seed, index, modes)
@@ -1124,6 +1159,7 @@ def run_campaign(
                     if hard_timeout:
                         signal.setitimer(signal.ITIMER_REAL, 0)
                 elapsed = time.perf_counter() - t0
+                findings.extend(unraisables.take())
                 if elapsed > report.slowest[0]:
                     report.slowest = (elapsed, index, _describe(inp))
                 if elapsed > time_limit:
@@ -1152,6 +1188,7 @@ def run_campaign(
                              f"{sum(b.count for b in report.violations)} violations, "
                              f"peak RSS {report.peak_rss_mb:.0f} MB")
         finally:
+            unraisables.__exit__()
             report.seconds = time.perf_counter() - started
             if old_handler is not None:
                 signal.signal(signal.SIGALRM, old_handler)
@@ -1186,7 +1223,10 @@ def replay(seed: int, index: int, dump: str | None, modes: dict[str, int] | None
             Path(dump).write_bytes(inp.data)
         print(_describe(inp))
         t0 = time.perf_counter()
-        findings = run_input(inp, Targets(), token, workdir)
+        with Unraisables() as unraisables:
+            findings = run_input(inp, Targets(), token, workdir)
+            gc.collect()
+            findings.extend(unraisables.take())
         print(f"{time.perf_counter() - t0:.3f} s")
         for f in findings:
             print(f"[{f.kind}] {f.key}\n{f.detail}")
