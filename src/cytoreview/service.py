@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 
 from . import parse
 from .cache import Cache
-from .errors import CytoreviewError, ExitStatus, ServiceError, ServiceUnavailable
+from .errors import (
+    CytoreviewError,
+    ExitStatus,
+    ServiceError,
+    ServiceUnavailable,
+    UnreadableFile,
+)
 from .eutils import GET_MAX_IDS, Cancelled, EutilsClient
 from .ids import Identifier, parse_identifier, unique
 from .model import Article
@@ -198,23 +204,25 @@ class Fetcher:
             return
         try:
             data = self.client.efetch(batch, attempts=attempts)
+            # A body can end well and still be broken inside: that is NCBI's fault too.
+            parsed = parse.parse_records(data, "efetch response")
         except Cancelled:
             return
         except ServiceUnavailable as exc:
             self.result.fatal = str(exc)
             return
-        except ServiceError as exc:
+        except (ServiceError, UnreadableFile) as exc:
             if len(batch) > 1:
                 middle = len(batch) // 2
-                self._fetch_batch(batch[:middle], SPLIT_ATTEMPTS)
-                self._fetch_batch(batch[middle:], SPLIT_ATTEMPTS)
+                for half in (batch[:middle], batch[middle:]):
+                    # A single record gets every attempt before it is declared lost.
+                    self._fetch_batch(half, SPLIT_ATTEMPTS if len(half) > 1 else None)
             else:
                 with self._lock:
                     self._errors[batch[0]] = str(exc)
             return
         wanted = set(batch)
-        records = [(a, xml) for a, xml in _parse_records(data, "efetch response")
-                   if a.pmid in wanted]
+        records = [(a, xml) for a, xml in parsed if a.pmid in wanted]
         if self.cache and records:
             self.cache.put({a.pmid: xml for a, xml in records})
         # Roles here, in the worker, so they overlap with the other batches' network waits.
@@ -240,7 +248,7 @@ class Fetcher:
         if not blobs:
             return 0
         data = b"<PubmedArticleSet>" + b"".join(blobs) + b"</PubmedArticleSet>"
-        articles = self._annotate(a for a, _ in _parse_records(data, "cache"))
+        articles = self._annotate(a for a, _ in parse.parse_records(data, "cache"))
         with self._lock:
             for article in articles:
                 self._records[article.pmid] = article
@@ -360,14 +368,3 @@ def _client(client: EutilsClient | None) -> Iterator[EutilsClient]:
     with EutilsClient() as own:
         yield own
 
-
-def _parse_records(data: bytes, source: str) -> list[tuple[Article, bytes]]:
-    """Each record of an efetch response with its own XML, for the cache."""
-    # TODO(lead): move into parse.py once the parser lands.
-    from lxml import etree
-
-    root = etree.fromstring(data, parse.safe_parser())
-    out = []
-    for elem in root.iterchildren("PubmedArticle", "PubmedBookArticle"):
-        out.append((parse.parse_article(elem), etree.tostring(elem)))
-    return out
