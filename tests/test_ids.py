@@ -92,7 +92,7 @@ def test_arbitrary_text_never_crashes(text: str) -> None:
 @given(st.from_regex(r"10\.[0-9]{4,6}/[A-Za-z0-9.()_-]{1,20}[A-Za-z0-9]", fullmatch=True),
        st.sampled_from(["", ".", ",", ";", ")."]))
 def test_doi_survives_prefixes_and_trailing_punctuation(doi: str, tail: str) -> None:
-    if doi.count("(") < doi.count(")"):
-        return  # unbalanced brackets are ambiguous by nature
+    if doi.count("(") != doi.count(")"):
+        return  # "10.1/(0" + ")." is ambiguous by nature: is the ")" the DOI's or the prose's?
     for text in (doi + tail, f"doi:{doi}{tail}", f"https://doi.org/{doi}"):
         assert parse_identifier(text).value == doi.lower()
