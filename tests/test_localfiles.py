@@ -155,6 +155,21 @@ def test_records_from_workers_equal_records_parsed_in_process() -> None:
 
 
 @pytest.mark.skipif(not HAVE_ROLES, reason="roles.py not available yet")
+def test_roles_on_worker_pool_keep_order_and_errors_in_place(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.xml"
+    data = NEW.read_bytes()
+    broken.write_bytes(data[: data.index(b"<PMID Version=\"1\">31845223</PMID>")])
+    paths = [str(NEW), str(broken), str(OLD)]
+    serial = list(parse_files(paths, jobs=1, roles=True))
+    parallel = list(parse_files(paths, jobs=2, roles=True, chunk_size=2))
+    assert pmids(parallel) == pmids(serial) == [*NEW_PMIDS, *NEW_PMIDS[:3], f"ERROR {broken}",
+                                                 *OLD_PMIDS]
+    assert [x for x in parallel if isinstance(x, Article)] == [
+        x for x in serial if isinstance(x, Article)]
+    assert any(isinstance(x, Article) and x.sentences for x in parallel)
+
+
+@pytest.mark.skipif(not HAVE_ROLES, reason="roles.py not available yet")
 def test_roles_run_in_the_workers_not_in_the_parent() -> None:
     code = (
         "import sys\n"

@@ -24,7 +24,9 @@ import queue
 import signal
 import sys
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,21 +239,20 @@ def decode_articles(rows: list[list[Any]]) -> list[Article]:
 # --- worker processes -----------------------------------------------------------------------
 
 
-def _worker(jobs: list[tuple[int, str]], roles: bool, chunk_size: int, out: Any) -> None:
+def _worker(jobs: list[tuple[int, str]], chunk_size: int, out: Any) -> None:
     """Parse the assigned files in order; send (index, encoded records, stats, reason) chunks.
 
     ``stats`` is None except on the last message of a file.
     """
     # Ctrl-C goes to the whole process group; the parent decides what happens.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    annotate = _annotator(roles)
     for index, path in jobs:
         stats = ParseStats()
         chunk: list[Article] = []
         reason = None
         try:
             for article in iter_file(path, stats):
-                chunk.append(annotate(article) if annotate else article)
+                chunk.append(article)
                 if len(chunk) >= chunk_size:
                     out.put((index, encode_articles(chunk), None, None))
                     chunk = []
@@ -262,10 +263,25 @@ def _worker(jobs: list[tuple[int, str]], roles: bool, chunk_size: int, out: Any)
         out.put((index, encode_articles(chunk), stats, reason))
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _annotate_rows(rows: list[list[Any]]) -> list[list[Any]]:
+    """In a roles worker: records in, records with sentences and summary out (wire format)."""
+    from cytoreview.roles import annotate
+
+    return encode_articles([annotate(a) for a in decode_articles(rows)])
+
+
 def _context() -> Any:
     # fork starts workers in milliseconds; elsewhere fork is unsafe or missing.
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     return multiprocessing.get_context(method)
+
+
+_Chunk = list[list[Any]] | UnreadableFile
+_Item = Article | UnreadableFile
 
 
 def parse_files(
@@ -278,7 +294,9 @@ def parse_files(
     """Every record of every file, in input order; an :class:`UnreadableFile` in the stream
     where a file broke (its earlier records come first), then the next file.
 
-    ``jobs`` worker processes (default: all cores) each take every ``jobs``-th file. With one
+    With ``jobs`` > 1 (default: all cores), up to ``jobs`` parser processes each take every
+    ``jobs``-th file, and sentence roles, which cost far more than parsing, run on a pool of
+    ``jobs`` processes fed chunk by chunk, so even a single file uses every core. With one
     job everything runs in this process. ``stats``, if given, accumulates every file's counts.
     """
     paths = [str(p) for p in paths]
@@ -287,13 +305,50 @@ def parse_files(
     if jobs <= 1 or not paths:
         yield from _serial(paths, roles, stats)
         return
+    if not roles:
+        for chunk in _parsed_chunks(paths, jobs, stats, chunk_size):
+            if isinstance(chunk, UnreadableFile):
+                yield chunk
+            else:
+                yield from decode_articles(chunk)
+        return
+    # The pool forks first, from a parent that has no other processes or threads yet.
+    with ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_ignore_sigint) as pool:
+        window: deque[Future[list[list[Any]]] | UnreadableFile] = deque()
+        try:
+            for chunk in _parsed_chunks(paths, jobs, stats, chunk_size):
+                window.append(chunk if isinstance(chunk, UnreadableFile)
+                              else pool.submit(_annotate_rows, chunk))
+                # Enough chunks in flight to keep every worker busy, few enough to bound memory.
+                while len(window) > 2 * jobs:
+                    yield from _take(window)
+            while window:
+                yield from _take(window)
+        finally:
+            for item in window:
+                if isinstance(item, Future):
+                    item.cancel()
+
+
+def _take(window: deque[Future[list[list[Any]]] | UnreadableFile]) -> Iterator[_Item]:
+    item = window.popleft()
+    if isinstance(item, UnreadableFile):
+        yield item
+    else:
+        yield from decode_articles(item.result())
+
+
+def _parsed_chunks(
+    paths: list[str], jobs: int, stats: ParseStats, chunk_size: int
+) -> Iterator[_Chunk]:
+    """Encoded record chunks from parser processes, in input order, errors in their place."""
     workers = min(jobs, len(paths))
     ctx = _context()
     queues = [ctx.Queue(maxsize=_QUEUE_DEPTH) for _ in range(workers)]
     procs = [
         ctx.Process(
             target=_worker,
-            args=(list(enumerate(paths))[w::workers], roles, chunk_size, queues[w]),
+            args=(list(enumerate(paths))[w::workers], chunk_size, queues[w]),
             daemon=True,
         )
         for w in range(workers)
@@ -306,14 +361,15 @@ def parse_files(
             w = index % workers
             while w not in dead:
                 try:
-                    got, records, file_stats, reason = queues[w].get(timeout=_POLL_SECONDS)
+                    got, rows, file_stats, reason = queues[w].get(timeout=_POLL_SECONDS)
                 except queue.Empty:
                     if not procs[w].is_alive() and queues[w].empty():
                         dead.add(w)
                     continue
                 if got != index:  # cannot happen unless a worker broke its order
                     raise RuntimeError(f"worker sent file {got} while file {index} was due")
-                yield from decode_articles(records)
+                if rows:
+                    yield rows
                 if file_stats is not None:
                     stats.merge(file_stats)
                     if reason is not None:
@@ -332,7 +388,7 @@ def parse_files(
             q.join_thread()
 
 
-def _serial(paths: list[str], roles: bool, stats: ParseStats) -> Iterator[Article | UnreadableFile]:
+def _serial(paths: list[str], roles: bool, stats: ParseStats) -> Iterator[_Item]:
     annotate = _annotator(roles)
     for path in paths:
         try:
