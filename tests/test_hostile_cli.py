@@ -1,0 +1,178 @@
+"""Hostile and broken input at the command line: the exit code of INTERFACE.md, one line on
+stderr naming the input, no traceback, nothing read that should not be (issue 7)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from cytoreview.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "xml"
+SEEDS_XML = ROOT / "data" / "seeds" / "seeds.xml"
+
+
+def run(*args: str) -> Result:
+    result = CliRunner().invoke(app, list(args))
+    # Anything but a clean exit would be a traceback for a user.
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+def one_line_naming(result: Result, name: str) -> None:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert name in lines[0]
+
+
+@pytest.fixture
+def canary(tmp_path: Path) -> tuple[Path, str]:
+    secret = "CANARY-7f3a9c-never-print-me"
+    path = tmp_path / "secret.txt"
+    path.write_text(secret, encoding="utf-8")
+    return path, secret
+
+
+def test_external_entity_content_never_appears(tmp_path: Path, canary: tuple[Path, str]
+                                               ) -> None:
+    secret_path, secret = canary
+    hostile = tmp_path / "xxe.xml"
+    hostile.write_text(
+        f'<?xml version="1.0"?>\n<!DOCTYPE PubmedArticleSet [\n'
+        f'<!ENTITY xxe SYSTEM "file://{secret_path}">]>\n'
+        "<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID><Article>"
+        "<ArticleTitle>Before &xxe; after</ArticleTitle><Abstract><AbstractText>Text &xxe;."
+        "</AbstractText></Abstract></Article></MedlineCitation></PubmedArticle>"
+        "</PubmedArticleSet>\n", encoding="utf-8")
+    for fmt in ("json", "csv", "md", "ris", "bibtex", "table"):
+        result = run("parse", str(hostile), "-f", fmt)
+        assert secret not in result.stdout and secret not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["billion_laughs.xml", "quadratic_blowup.xml",
+                                  "deep_nesting.xml"])
+def test_expansion_bombs_and_deep_nesting_are_refused_quickly(name: str) -> None:
+    started = time.monotonic()
+    result = run("parse", str(FIXTURES / name), "-f", "json")
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 2
+    one_line_naming(result, name)
+    assert json.loads(result.stdout) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00binary garbage\xff\xfe", ""),
+        (b"just some text, not XML\n", ""),
+        (b"<html><body>Not PubMed</body></html>", "not PubMed XML"),
+    ],
+    ids=["empty", "binary", "text", "other-xml"],
+)
+def test_files_that_are_not_pubmed_xml(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "input.xml"
+    path.write_bytes(content)
+    result = run("parse", str(path), "-f", "jsonl")
+    assert result.exit_code == 2
+    one_line_naming(result, str(path))
+    assert reason in result.stderr
+    assert result.stdout == ""
+
+
+def test_truncated_gzip_keeps_the_records_before_the_cut(tmp_path: Path) -> None:
+    whole = gzip.compress(SEEDS_XML.read_bytes())
+    path = tmp_path / "cut.xml.gz"
+    path.write_bytes(whole[: len(whole) * 2 // 3])
+    result = run("parse", str(path), "-f", "jsonl")
+    assert result.exit_code == 2
+    one_line_naming(result, str(path))
+    pmids = [json.loads(line)["pmid"] for line in result.stdout.splitlines()]
+    assert pmids and pmids == ["15461571", "15627015", "2215513"][: len(pmids)]
+
+
+def test_invalid_utf8_keeps_the_records_before_it(tmp_path: Path) -> None:
+    data = SEEDS_XML.read_bytes()
+    cut = data.index(b"<PubmedArticle>", data.index(b"2215513") - 3000)
+    path = tmp_path / "bad-utf8.xml"
+    path.write_bytes(data[:cut] + b"<PubmedArticle>\xff\xfe\xc3" + data[cut:])
+    result = run("parse", str(path), "-f", "jsonl")
+    assert result.exit_code == 2
+    one_line_naming(result, str(path))
+    assert [json.loads(line)["pmid"] for line in result.stdout.splitlines()] == [
+        "15461571", "15627015"]
+
+
+def test_a_bad_file_among_good_ones(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.xml"
+    empty.write_bytes(b"")
+    result = run("parse", str(SEEDS_XML), str(empty), str(SEEDS_XML), "-f", "jsonl")
+    assert result.exit_code == 2
+    one_line_naming(result, str(empty))
+    assert len(result.stdout.splitlines()) == 6
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_missing_file_and_directory(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "nothing.xml"
+    if kind == "directory":
+        path.mkdir()
+    result = run("parse", str(path))
+    assert result.exit_code == 2
+    one_line_naming(result, str(path))
+
+
+def test_huge_single_record_is_parsed(tmp_path: Path) -> None:
+    words = " ".join(f"word{i}." for i in range(300_000))  # ~3 MB of abstract
+    path = tmp_path / "huge.xml"
+    path.write_text(
+        "<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>42</PMID><Article>"
+        f"<ArticleTitle>Huge</ArticleTitle><Abstract><AbstractText>{words}</AbstractText>"
+        "</Abstract></Article></MedlineCitation></PubmedArticle></PubmedArticleSet>",
+        encoding="utf-8")
+    result = run("parse", str(path), "-f", "jsonl", "--no-roles")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["pmid"] == "42" and len(record["abstract"]) == len(words)
+
+
+@pytest.mark.parametrize("bad", ["abc", "PMID: 12x", "10.1/x", "doi:", "PMC", "0"])
+def test_malformed_identifiers_exit_2_naming_them(bad: str) -> None:
+    result = run("fetch", "15461571", bad)
+    assert result.exit_code == 2
+    one_line_naming(result, repr(bad))
+
+
+def test_binary_id_list_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "ids.bin"
+    path.write_bytes(b"\x00\x01\x02\x03garbage")
+    result = run("batch", str(path))
+    assert result.exit_code == 2
+    one_line_naming(result, str(path))
+
+
+def test_no_traceback_from_a_real_process(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.xml.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    proc = subprocess.run([sys.executable, "-m", "cytoreview", "parse", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(shutil.which("id") is None or sys.platform == "win32", reason="posix")
+def test_unwritable_output_is_a_usage_error(tmp_path: Path) -> None:
+    target = tmp_path / "no-such-dir" / "out.json"
+    result = run("parse", str(SEEDS_XML), "-f", "json", "-o", str(target))
+    assert result.exit_code == 2
+    one_line_naming(result, str(target))
