@@ -8,8 +8,10 @@
 * :func:`parse_files` runs many files on worker processes and yields their records in input
   order, each unreadable file as an :class:`UnreadableFile` at the point where it broke.
 
-Sentence roles (:func:`cytoreview.roles.annotate`) run where the parsing runs, i.e. in the
-workers, so the parent only reassembles records and writes output.
+Sentence roles (:func:`cytoreview.roles.annotate`) never run in the parent when there are
+workers: parser processes take whole files, a pool of role processes takes chunks of records
+(roles cost about ten times what parsing does), and the parent only reassembles records in order
+and writes output. Records travel as plain tuples (see the wire format below).
 """
 
 from __future__ import annotations
@@ -45,7 +47,15 @@ from cytoreview.model import (
 )
 from cytoreview.parse import ParseStats, Readable, iter_articles
 
-__all__ = ["FileResult", "iter_file", "parse_file", "parse_files"]
+__all__ = [
+    "CHUNK_SIZE",
+    "FileResult",
+    "decode_articles",
+    "encode_articles",
+    "iter_file",
+    "parse_file",
+    "parse_files",
+]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 #: Records per message from a worker: large enough that pickling and pipe overhead stay
