@@ -191,7 +191,7 @@ def _vocab(elem: Any) -> str:
     """Text of a controlled-vocabulary element (MeSH, chemicals, publication types): NLM's
     own strings carry no markup, so the cheap path is safe and matters on 30,000 records."""
     text = elem.text
-    return text.strip() if text and not len(elem) else _text(elem)
+    return " ".join(text.split()) if text and not len(elem) else _text(elem)
 
 
 def _opt(elem: Any) -> str | None:
@@ -213,7 +213,8 @@ def _pub_date(pub_date: Any) -> tuple[str | None, int | None]:
         if tag == "Year":
             year = value
         elif tag == "Month":
-            month = _MONTHS[int(value) - 1] if value.isdigit() and 1 <= int(value) <= 12 else value
+            numeric = value.isascii() and value.isdigit()  # "²".isdigit() is True
+            month = _MONTHS[int(value) - 1] if numeric and 1 <= int(value) <= 12 else value
         elif tag == "Day":
             day = value
         elif tag == "Season":
@@ -224,7 +225,7 @@ def _pub_date(pub_date: Any) -> tuple[str | None, int | None]:
         found = _YEAR.search(medline)
         return medline, int(found.group()) if found else None
     printed = " ".join(p for p in (year, month, day, season) if p) or None
-    return printed, int(year) if year and year.isdigit() else None
+    return printed, int(year) if year and year.isascii() and year.isdigit() else None
 
 
 def _orcid(raw: str | None) -> str | None:
@@ -578,14 +579,64 @@ def parse_article(elem: Any) -> Article:
 # --- streams --------------------------------------------------------------------------------
 
 
-def _unreadable(source: str, exc: etree.XMLSyntaxError, last_pmid: str | None) -> UnreadableFile:
+def _unreadable(
+    source: str, exc: etree.XMLSyntaxError, log: Any, last_pmid: str | None
+) -> UnreadableFile:
     """The one place lxml's errors become ours: line, column and the last good record."""
-    line, column = exc.position if exc.position else (0, 0)
-    message = _POSITION_SUFFIX.sub("", exc.msg or str(exc))
+    # iterparse sometimes reports a generic "no element found" at 0:0; the parser's own log
+    # (``log``: this parse only, unlike exc.error_log) has the real first error.
+    logged = [e for e in log if e.level >= etree.ErrorLevels.ERROR]
+    if logged:
+        line, column, message = logged[0].line, logged[0].column, logged[0].message
+    else:
+        line, column = exc.position if exc.position else (0, 0)
+        message = _POSITION_SUFFIX.sub("", exc.msg or str(exc))
     if line == 0 and last_pmid is None and message == "no element found":
         return UnreadableFile(source, "empty: no XML in the file")
     after = f" (after PMID {last_pmid})" if last_pmid else ""
-    return UnreadableFile(source, f"line {line}, column {column}: {message}{after}")
+    return UnreadableFile(source, f"line {line}, column {column}: {message.strip()}{after}")
+
+
+def _raw_xml(record: Any) -> bytes:
+    """A record's own XML, readable on its own: unresolved entity references (only hostile
+    or broken input has them) are dropped, exactly as the parser ignores them."""
+    if any(True for _ in record.iter(etree.Entity)):
+        etree.strip_tags(record, etree.Entity)
+    return etree.tostring(record, encoding="UTF-8", xml_declaration=False, with_tail=False)
+
+
+def _walk(
+    stream: Readable, source: str, stats: ParseStats, raw: bool, check_root: bool
+) -> Iterator[tuple[Article, bytes | None]]:
+    events = etree.iterparse(stream, events=("end",), tag=_RECORD_TAGS, **SAFE_PARSER_OPTIONS)
+    last_pmid: str | None = None
+    try:
+        for _, elem in events:
+            parent = elem.getparent()
+            if parent is not None and parent.getparent() is not None:
+                continue  # a record nested in a record is content of the outer one
+            if elem.tag == "DeleteCitation":
+                stats.deleted.extend(
+                    p.text.strip() for p in elem.iterchildren("PMID") if p.text and p.text.strip()
+                )
+            else:
+                try:
+                    article = parse_article(elem)
+                except ValueError:
+                    stats.skipped += 1
+                else:
+                    stats.records += 1
+                    last_pmid = article.pmid
+                    yield article, _raw_xml(elem) if raw else None
+            elem.clear(keep_tail=True)
+            if parent is not None:
+                while elem.getprevious() is not None:
+                    del parent[0]
+    except etree.XMLSyntaxError as exc:
+        raise _unreadable(source, exc, events.error_log, last_pmid) from exc
+    root = events.root
+    if check_root and stats.records == 0 and root is not None and root.tag not in _PUBMED_ROOTS:
+        raise UnreadableFile(source, f"not PubMed XML: the root element is <{root.tag}>")
 
 
 def iter_articles(
@@ -600,33 +651,8 @@ def iter_articles(
     member, say) pass through unchanged for the caller, who knows what the stream is.
     """
     stats = stats if stats is not None else ParseStats()
-    events = etree.iterparse(stream, events=("end",), tag=_RECORD_TAGS, **SAFE_PARSER_OPTIONS)
-    last_pmid: str | None = None
-    try:
-        for _, elem in events:
-            if elem.tag == "DeleteCitation":
-                stats.deleted.extend(
-                    p.text.strip() for p in elem.iterchildren("PMID") if p.text and p.text.strip()
-                )
-            else:
-                try:
-                    article = parse_article(elem)
-                except ValueError:
-                    stats.skipped += 1
-                else:
-                    stats.records += 1
-                    last_pmid = article.pmid
-                    yield article
-            elem.clear(keep_tail=True)
-            parent = elem.getparent()
-            if parent is not None:
-                while elem.getprevious() is not None:
-                    del parent[0]
-    except etree.XMLSyntaxError as exc:
-        raise _unreadable(source, exc, last_pmid) from exc
-    root = events.root
-    if stats.records == 0 and root is not None and root.tag not in _PUBMED_ROOTS:
-        raise UnreadableFile(source, f"not PubMed XML: the root element is <{root.tag}>")
+    for article, _ in _walk(stream, source, stats, raw=False, check_root=True):
+        yield article
 
 
 def parse_bytes(
@@ -638,21 +664,10 @@ def parse_bytes(
 
 def parse_records(data: bytes, source: str = "<efetch response>") -> list[tuple[Article, bytes]]:
     """Every record in ``data`` with its own XML (UTF-8, no declaration, so records from
-    several responses can be cached and later joined inside one ``<PubmedArticleSet>``)."""
-    out: list[tuple[Article, bytes]] = []
-    events = etree.iterparse(
-        io.BytesIO(data), events=("end",), tag=_RECORD_TAGS[:2], **SAFE_PARSER_OPTIONS
-    )
-    last_pmid: str | None = None
-    try:
-        for _, elem in events:
-            try:
-                article = parse_article(elem)
-            except ValueError:
-                continue
-            last_pmid = article.pmid
-            raw = etree.tostring(elem, encoding="UTF-8", xml_declaration=False, with_tail=False)
-            out.append((article, raw))
-    except etree.XMLSyntaxError as exc:
-        raise _unreadable(source, exc, last_pmid) from exc
-    return out
+    several responses can be cached and later joined inside one ``<PubmedArticleSet>``).
+
+    Unlike :func:`parse_bytes`, XML that holds no PubMed records is not an error here: an
+    efetch answer for unknown PMIDs is such a document.
+    """
+    walk = _walk(io.BytesIO(data), source, ParseStats(), raw=True, check_root=False)
+    return [(article, raw) for article, raw in walk if raw is not None]
