@@ -86,6 +86,8 @@ _AUTHOR_TAGS = (
 )
 _AUTHOR_SLOTS = {tag: i for i, tag in enumerate(_AUTHOR_TAGS[1:6])}
 _ORCID = re.compile(r"[0-9]{15}[0-9Xx]")
+# Serialised XML escapes every real "&", so any other named reference is an unresolved one.
+_UNRESOLVED = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)[^;&<>\s]+;")
 _POSITION_SUFFIX = re.compile(r",? line \d+, column \d+\s*$")
 
 
@@ -209,7 +211,7 @@ def _pub_date(pub_date: Any) -> tuple[str | None, int | None]:
     year = month = day = season = medline = None
     for child in pub_date:
         tag = child.tag
-        value = (child.text or "").strip()
+        value = _vocab(child)
         if tag == "Year":
             year = value
         elif tag == "Month":
@@ -264,7 +266,7 @@ def _authors(author_list: Any) -> tuple[Author, ...]:
                 affiliations.append(text)
         elif tag == "Identifier":
             if elem.get("Source") == "ORCID" and parts[5] is None:
-                parts[5] = _orcid(elem.text)
+                parts[5] = _orcid(_vocab(elem))
         else:
             parts[_AUTHOR_SLOTS[tag]] = _text(elem) or None
     if parts:
@@ -342,7 +344,7 @@ def _chemicals(chemical_list: Any) -> tuple[Chemical, ...]:
     registry = None
     for elem in chemical_list.iter("RegistryNumber", "NameOfSubstance"):
         if elem.tag == "RegistryNumber":
-            registry = (elem.text or "").strip() or None
+            registry = _vocab(elem) or None
         else:
             # RegistryNumber precedes NameOfSubstance inside each Chemical.
             chemicals.append(Chemical(_vocab(elem), elem.get("UI"), registry))
@@ -360,7 +362,7 @@ def _comments(comments_list: Any) -> tuple[CommentCorrection, ...]:
             if child.tag == "RefSource":
                 source = _text(child) or None
             elif child.tag == "PMID":
-                pmid = (child.text or "").strip() or None
+                pmid = _vocab(child) or None
         items.append(CommentCorrection(item.get("RefType") or "", source, pmid))
     return tuple(items)
 
@@ -376,7 +378,7 @@ def _article_ids(id_list: Any) -> tuple[str | None, str | None]:
     if id_list is not None:
         for article_id in id_list.iterchildren("ArticleId"):
             id_type = article_id.get("IdType")
-            value = (article_id.text or "").strip()
+            value = _vocab(article_id)
             if not value:
                 continue  # <ArticleId IdType="doi"/> occurs in 20n0014
             if id_type == "doi" and doi is None:
@@ -387,9 +389,9 @@ def _article_ids(id_list: Any) -> tuple[str | None, str | None]:
 
 
 def _elocation_doi(elocations: list[Any]) -> str | None:
-    valid = [e for e in elocations if e.get("EIdType") == "doi" and (e.text or "").strip()]
+    valid = [e for e in elocations if e.get("EIdType") == "doi" and _vocab(e)]
     valid.sort(key=lambda e: e.get("ValidYN") == "N")
-    return valid[0].text.strip() if valid else None
+    return _vocab(valid[0]) if valid else None
 
 
 def _is_retracted(comments: tuple[CommentCorrection, ...], types: tuple[str, ...]) -> bool:
@@ -411,7 +413,7 @@ def _pubmed_article(record: Any) -> Article:
     for child in citation:
         tag = child.tag
         if tag == "PMID":
-            pmid = (child.text or "").strip()
+            pmid = _vocab(child)
         elif tag == "Article":
             article = child
         elif tag == "MeshHeadingList":
@@ -446,7 +448,7 @@ def _pubmed_article(record: Any) -> Article:
             elif tag == "AuthorList":
                 authors = child
             elif tag == "Language":
-                lang = (child.text or "").strip()
+                lang = _vocab(child)
                 if lang:
                     languages.append(lang)
             elif tag == "PublicationTypeList":
@@ -521,7 +523,7 @@ def _book_article(record: Any) -> Article:
     document = record.find("BookDocument")
     if document is None:
         raise ValueError("PubmedBookArticle without BookDocument")
-    pmid = (document.findtext("PMID") or "").strip()
+    pmid = _text(document.find("PMID"))
     if not pmid:
         raise ValueError("PubmedBookArticle without PMID")
     book = document.find("Book")
@@ -599,10 +601,9 @@ def _unreadable(
 
 def _raw_xml(record: Any) -> bytes:
     """A record's own XML, readable on its own: unresolved entity references (only hostile
-    or broken input has them) are dropped, exactly as the parser ignores them."""
-    if any(True for _ in record.iter(etree.Entity)):
-        etree.strip_tags(record, etree.Entity)
-    return etree.tostring(record, encoding="UTF-8", xml_declaration=False, with_tail=False)
+    or broken input has them, in text or attributes) are dropped, as the parser ignores them."""
+    raw: bytes = etree.tostring(record, encoding="UTF-8", xml_declaration=False, with_tail=False)
+    return _UNRESOLVED.sub(b"", raw) if b"&" in raw else raw
 
 
 def _walk(
@@ -617,7 +618,7 @@ def _walk(
                 continue  # a record nested in a record is content of the outer one
             if elem.tag == "DeleteCitation":
                 stats.deleted.extend(
-                    p.text.strip() for p in elem.iterchildren("PMID") if p.text and p.text.strip()
+                    pmid for pmid in map(_vocab, elem.iterchildren("PMID")) if pmid
                 )
             else:
                 try:
