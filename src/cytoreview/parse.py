@@ -603,7 +603,15 @@ def _raw_xml(record: Any) -> bytes:
     """A record's own XML, readable on its own: unresolved entity references (only hostile
     or broken input has them, in text or attributes) are dropped, as the parser ignores them."""
     raw: bytes = etree.tostring(record, encoding="UTF-8", xml_declaration=False, with_tail=False)
-    return _UNRESOLVED.sub(b"", raw) if b"&" in raw else raw
+    if b"&" not in raw or not _UNRESOLVED.search(raw):
+        return raw
+    # In attributes lxml hands out the value with internal entities expanded (what the record
+    # was built from) but serialises the reference: setting the value again pins it down.
+    for elem in record.iter(etree.Element):
+        for name, value in elem.attrib.items():
+            elem.set(name, value)
+    raw = etree.tostring(record, encoding="UTF-8", xml_declaration=False, with_tail=False)
+    return _UNRESOLVED.sub(b"", raw)
 
 
 def _walk(
