@@ -310,7 +310,7 @@ def _mesh(mesh_list: Any) -> tuple[MeshHeading, ...]:
     if mesh_list is None:
         return ()
     headings: list[MeshHeading] = []
-    descriptor = None
+    descriptor: Any = None
     qualifiers: list[MeshQualifier] = []
     # The DTD puts each DescriptorName before its QualifierNames, so one flat walk groups them.
     for elem in mesh_list.iter("DescriptorName", "QualifierName"):
@@ -320,15 +320,34 @@ def _mesh(mesh_list: Any) -> tuple[MeshHeading, ...]:
             descriptor = elem
             qualifiers = []
         else:
-            qualifiers.append(
-                MeshQualifier(_vocab(elem), elem.get("UI"), elem.get("MajorTopicYN") == "Y")
-            )
+            qualifiers.append(_shared(MeshQualifier, elem))
     if descriptor is not None:
         headings.append(_heading(descriptor, qualifiers))
     return tuple(headings)
 
 
+#: MeSH terms repeat across records ("Humans" in most of them); the objects are immutable, so
+#: records share one per (text, UI, major topic) instead of building it again. Bounded.
+_SHARED: dict[tuple[Any, ...], Any] = {}
+_SHARED_MAX = 100_000
+
+
+def _shared(cls: Any, elem: Any) -> Any:
+    if len(elem):  # markup or entity references inside: .text alone would not identify it
+        return cls(_vocab(elem), elem.get("UI"), elem.get("MajorTopicYN") == "Y")
+    key = (cls, elem.text, elem.get("UI"), elem.get("MajorTopicYN"))
+    found = _SHARED.get(key)
+    if found is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        found = _SHARED[key] = cls(_vocab(elem), key[2], key[3] == "Y")
+    return found
+
+
 def _heading(descriptor: Any, qualifiers: list[MeshQualifier]) -> MeshHeading:
+    if not qualifiers:
+        shared: MeshHeading = _shared(MeshHeading, descriptor)
+        return shared
     return MeshHeading(
         _vocab(descriptor),
         descriptor.get("UI"),
