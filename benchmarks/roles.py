@@ -184,6 +184,11 @@ def report_speed(docs: list[roles_corpus.Doc], arts: list[Article], reps: int) -
     print(f"  annotate (split + predict + summary, per article): {reps * n / dt:,.0f} sentences/s")
     t0 = time.perf_counter()
     for _ in range(reps):
+        roles.annotate_many(arts)
+    dt = time.perf_counter() - t0
+    print(f"  annotate_many (split + predict + summary, batched): {reps * n / dt:,.0f} sentences/s")
+    t0 = time.perf_counter()
+    for _ in range(reps):
         for d in docs:
             split(d.abstract)
     dt = time.perf_counter() - t0

@@ -60,7 +60,7 @@ def load(path: Path = DATA) -> list[Doc]:
     for pmid, abstract, secs in _articles(path):
         if not all(c in NLM_CATEGORY_ROLE for _, _, c in secs):
             continue
-        sents = []
+        sents: list[tuple[int, int, Role, int]] = []
         for k, (start, end, cat) in enumerate(secs):
             role = NLM_CATEGORY_ROLE[cat or ""]
             sents.extend((start + s, start + e, role, k) for s, e in split(abstract[start:end]))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, sparse
+from scipy import optimize, sparse  # type: ignore[import-untyped]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import roles_corpus
@@ -47,6 +47,7 @@ class Design:
         abstracts: Sequence[Sequence[str]],
         labels: Sequence[Sequence[Role]],
         sections: Sequence[Sequence[int] | None],
+        weights: Sequence[float] | None = None,
     ):
         rows_s, cols_s, rows_n, cols_n, doc_starts = [], [], [], [], [np.zeros(1, np.int64)]
         edges = []
@@ -66,6 +67,8 @@ class Design:
         self.edge = np.concatenate(edges)
         self.lens = np.diff(self.doc_starts)
         self.groups = length_groups(self.lens, 1024)
+        self.doc_w = np.ones(len(self.lens)) if weights is None else np.asarray(weights, float)
+        self.sent_w = np.repeat(self.doc_w, self.lens)
         rs, cs = np.concatenate(rows_s), np.concatenate(cols_s)
         self.x_self = sparse.csr_matrix((np.ones(len(rs)), (rs, cs)), shape=(n, D_SELF))
         rn, cn = np.concatenate(rows_n), np.concatenate(cols_n)
@@ -125,8 +128,9 @@ def _chain(
     log_z = 0.0
     for group in d.groups:
         ch = Chain(e, d.edge, trans, start, end, d.doc_starts[group], d.lens[group])
-        log_z += float(ch.log_z.sum())
-        post = ch.posteriors()
+        wg = d.doc_w[group]
+        log_z += float((ch.log_z * wg).sum())
+        post = ch.posteriors() * wg[:, None, None]
         g_e[ch.index[ch.valid]] = post[ch.valid]
         g_start += post[:, 0].sum(axis=0)
         g_end += post[np.arange(len(group)), ch.lens - 1].sum(axis=0)
@@ -138,32 +142,29 @@ def _chain(
         )
         kinds = d.edge[ch.index[:, 1:]]
         pv = ch.valid[:, 1:]
+        pair = np.exp(pair) * wg[:, None, None, None]
         for kind in range(N_EDGE):
             m = pv & (kinds == kind)
             if m.any():
-                g_trans[kind] += np.exp(pair[m]).sum(axis=0)
+                g_trans[kind] += pair[m].sum(axis=0)
     y = d.y
-    g_e[np.arange(len(y)), y] -= 1.0
+    sw = d.sent_w
+    g_e[np.arange(len(y)), y] -= sw
     first = d.doc_starts[:-1]
     lastidx = d.doc_starts[1:] - 1
     same = np.ones(len(y), dtype=bool)
     same[first] = False
     cur = np.flatnonzero(same)
-    np.add.at(g_trans, (d.edge[cur], y[cur - 1], y[cur]), -1.0)
-    g_start -= np.bincount(y[first], minlength=K)
-    g_end -= np.bincount(y[lastidx], minlength=K)
+    np.add.at(g_trans, (d.edge[cur], y[cur - 1], y[cur]), -sw[cur])
+    g_start -= np.bincount(y[first], weights=d.doc_w, minlength=K)
+    g_end -= np.bincount(y[lastidx], weights=d.doc_w, minlength=K)
     gold = (
-        e[np.arange(len(y)), y].sum()
-        + trans[d.edge[cur], y[cur - 1], y[cur]].sum()
-        + start[y[first]].sum()
-        + end[y[lastidx]].sum()
+        (e[np.arange(len(y)), y] * sw).sum()
+        + (trans[d.edge[cur], y[cur - 1], y[cur]] * sw[cur]).sum()
+        + (start[y[first]] * d.doc_w).sum()
+        + (end[y[lastidx]] * d.doc_w).sum()
     )
     return float(log_z - gold), g_e, g_trans, g_start, g_end
-
-
-def _lse(x: Array, axis: int) -> Array:
-    m = x.max(axis=axis, keepdims=True)
-    return np.log(np.exp(x - m).sum(axis=axis)) + np.squeeze(m, axis=axis)
 
 
 def train(d: Design, l2: float, l2_nb: float, iters: int) -> RoleModel:
@@ -218,6 +219,7 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=300)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--no-reviews", action="store_true", help="structured abstracts only")
+    ap.add_argument("--review-weight", type=float, default=0.3)
     args = ap.parse_args()
     docs = roles_corpus.load()
     parts: dict[str, list[roles_corpus.Doc]] = {"train": [], "calib": [], "dev": []}
@@ -238,7 +240,9 @@ def main() -> None:
         texts += [d.texts() for d in reviews]
         labels += [d.roles() for d in reviews]
         secs += [None] * len(reviews)
-    design = Design(texts, labels, secs)
+    # Weak labels weigh less than NLM's: they should shape reviews, not research abstracts.
+    weights = [1.0] * len(tr) * 2 + [args.review_weight] * (len(texts) - 2 * len(tr))
+    design = Design(texts, labels, secs, weights)
     model = train(design, args.l2, args.l2_nb, args.iters)
     model.temperature = fit_temperature(model, parts["calib"])
     print(f"  temperature {model.temperature:.2f}")

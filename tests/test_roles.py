@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,9 @@ CONCLUSIONS = (
 )
 
 
-def structured(categories: list[str | None], labels: list[str | None] | None = None) -> Article:
+def structured(
+    categories: Sequence[str | None], labels: Sequence[str | None] | None = None
+) -> Article:
     texts = [BACKGROUND, OBJECTIVE, METHODS, RESULTS, CONCLUSIONS]
     labels = labels or [c for c in categories]
     sections, pos = [], 0
@@ -146,6 +149,25 @@ def test_shipped_model_is_used_and_predict_matches_annotate() -> None:
     assert roles.using_model(), "the trained model file should ship with the package"
     sentences = [BACKGROUND, OBJECTIVE, METHODS, RESULTS, CONCLUSIONS]
     assert [r for r, _ in roles.predict(sentences)] == list(ROLES)
+
+
+def test_annotate_many_gives_the_same_articles_as_annotate() -> None:
+    cats: list[str | None] = ["BACKGROUND", "UNASSIGNED", "METHODS", None, "CONCLUSIONS"]
+    arts = [
+        structured(cats),
+        Article(pmid="7", title="t"),
+        Article(pmid="8", title="t", abstract=" ".join([BACKGROUND, METHODS, RESULTS])),
+        structured(["BACKGROUND", "OBJECTIVE", "METHODS", "RESULTS", "CONCLUSIONS"]),
+    ]
+    many = roles.annotate_many(arts)
+    for one, batch in zip([roles.annotate(a) for a in arts], many, strict=True):
+        assert [(s.start, s.end, s.role, s.source) for s in one.sentences] == [
+            (s.start, s.end, s.role, s.source) for s in batch.sentences
+        ]
+        assert [s.confidence for s in one.sentences] == pytest.approx(
+            [s.confidence for s in batch.sentences]
+        )
+        assert one.summary == batch.summary
 
 
 def test_baseline_stands_in_when_the_model_file_is_missing(

@@ -14,7 +14,7 @@ in, so the package still works from a bare source checkout.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from cytoreview.model import NLM_CATEGORY_ROLE, Article, Role, Sentence
@@ -24,6 +24,7 @@ from cytoreview.sentences import split
 
 __all__ = [
     "annotate",
+    "annotate_many",
     "baseline_predict",
     "predict",
     "predict_abstract",
@@ -40,6 +41,13 @@ class _Predictor(Protocol):
         sections: Sequence[int] | None = None,
     ) -> list[tuple[Role, float]]: ...
 
+    def predict_many(
+        self,
+        abstracts: Sequence[Sequence[str]],
+        fixed: Sequence[Sequence[Role | None] | None] | None = None,
+        sections: Sequence[Sequence[int] | None] | None = None,
+    ) -> list[list[tuple[Role, float]]]: ...
+
 
 class _Baseline:
     def predict(
@@ -52,6 +60,15 @@ class _Baseline:
         if fixed is not None:
             out = [(f, 1.0) if f is not None else p for p, f in zip(out, fixed, strict=True)]
         return out
+
+    def predict_many(
+        self,
+        abstracts: Sequence[Sequence[str]],
+        fixed: Sequence[Sequence[Role | None] | None] | None = None,
+        sections: Sequence[Sequence[int] | None] | None = None,
+    ) -> list[list[tuple[Role, float]]]:
+        fx = fixed if fixed is not None else [None] * len(abstracts)
+        return [self.predict(a, f) for a, f in zip(abstracts, fx, strict=True)]
 
 
 _cache: dict[str, _Predictor] = {}
@@ -105,36 +122,62 @@ def _segments(article: Article) -> list[tuple[int, int, str | None, str | None]]
     return pieces
 
 
+_Span = tuple[int, int, str | None, Role | None]
+
+
+class _Pending:
+    """One article's sentences, split and with NLM roles, waiting for predictions."""
+
+    def __init__(self, article: Article) -> None:
+        self.article = article
+        text = article.abstract
+        self.spans: list[_Span] = []
+        section_of: list[int] = []
+        segments = _segments(article)
+        for k, (start, end, label, category) in enumerate(segments):
+            known = NLM_CATEGORY_ROLE.get(category) if category else None
+            for s, e in split(text[start:end]):
+                self.spans.append((start + s, start + e, label, known))
+                section_of.append(k)
+        self.fixed = [known for _, _, _, known in self.spans]
+        self.needs_model = any(f is None for f in self.fixed)
+        # One section is just flat text; boundaries only inform when there are several.
+        self.sections = section_of if len(segments) > 1 else None
+        self.texts = [text[s:e] for s, e, _, _ in self.spans] if self.needs_model else []
+
+    def finish(self, predicted: Sequence[tuple[Role, float]] | None) -> Article:
+        if predicted is None:
+            predicted = [(f, 1.0) for f in self.fixed if f is not None]
+        sentences = tuple(
+            Sentence(
+                start=s,
+                end=e,
+                role=role if known is None else known,
+                confidence=conf if known is None else 1.0,
+                source="model" if known is None else "nlm",
+                label=label,
+            )
+            for (s, e, label, known), (role, conf) in zip(self.spans, predicted, strict=True)
+        )
+        summary = build_summary(self.article, sentences)
+        return dataclasses.replace(self.article, sentences=sentences, summary=summary)
+
+
 def annotate(article: Article) -> Article:
     """The article with ``sentences`` and ``summary`` filled in (a new object; input untouched)."""
-    text = article.abstract
-    spans: list[tuple[int, int, str | None, Role | None]] = []
-    section_of: list[int] = []
-    segments = _segments(article)
-    for k, (start, end, label, category) in enumerate(segments):
-        known = NLM_CATEGORY_ROLE.get(category) if category else None
-        for s, e in split(text[start:end]):
-            spans.append((start + s, start + e, label, known))
-            section_of.append(k)
-    if not spans:
-        return dataclasses.replace(article, sentences=(), summary=build_summary(article, ()))
-    fixed = [known for _, _, _, known in spans]
-    if all(f is not None for f in fixed):
-        predicted: list[tuple[Role, float]] = [(f, 1.0) for f in fixed if f is not None]
-    else:
-        # One section is just flat text; boundaries only inform when there are several.
-        sections = section_of if len(segments) > 1 else None
-        predicted = _predictor().predict([text[s:e] for s, e, _, _ in spans], fixed, sections)
-    sentences = tuple(
-        Sentence(
-            start=s,
-            end=e,
-            role=role if known is None else known,
-            confidence=conf if known is None else 1.0,
-            source="model" if known is None else "nlm",
-            label=label,
-        )
-        for (s, e, label, known), (role, conf) in zip(spans, predicted, strict=True)
+    job = _Pending(article)
+    if not job.needs_model:
+        return job.finish(None)
+    return job.finish(_predictor().predict(job.texts, job.fixed, job.sections))
+
+
+def annotate_many(articles: Iterable[Article]) -> list[Article]:
+    """:func:`annotate` for many articles at once: the same result, several times faster with
+    the trained model, which then decodes all abstracts in a few large array operations."""
+    jobs = [_Pending(a) for a in articles]
+    todo = [j for j in jobs if j.needs_model]
+    got = _predictor().predict_many(
+        [j.texts for j in todo], [j.fixed for j in todo], [j.sections for j in todo]
     )
-    summary = build_summary(article, sentences)
-    return dataclasses.replace(article, sentences=sentences, summary=summary)
+    by_id = {id(j): g for j, g in zip(todo, got, strict=True)}
+    return [j.finish(by_id.get(id(j))) for j in jobs]

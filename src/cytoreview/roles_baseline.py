@@ -28,7 +28,9 @@ PURPOSE_CUE = re.compile(
     r"|^(?:here(?:in)?|in this (?:study|review|article|paper)),? we\b"
     r"|^(?:to|we aimed to) (?:investigate|evaluate|assess|determine|examine|explore|compare|"
     r"describe|identify|analy[sz]e|characteri[sz]e|test|review|report)\b"
-    r"|^(?:objectives?|aims?|purposes?)\b",
+    r"|^(?:objectives?|aims?|purposes?)\b"
+    r"|^(?:the|our) (?:main |primary |overall )?(?:aims?|purposes?|objectives?|goals?) "
+    r"(?:is|was|are|were) to\b",
     re.IGNORECASE,
 )
 CONCLUSION_CUE = re.compile(

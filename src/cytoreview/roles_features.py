@@ -71,7 +71,28 @@ _OFF_INSEC = _OFF_NSEC + 1 + len(_NSEC_EDGES) + 1
 # Numeric context: is this sentence numeric, and how many numeric sentences come before / after
 # it in the abstract (0, 1, 2+). Methods precede the numbers; conclusions follow the last one.
 _OFF_NUMCTX = _OFF_INSEC + 1 + len(_INSEC_EDGES) + 1
-N_POSITION = _OFF_NUMCTX + 18
+# Explicit cue phrases (``roles_baseline``), by the third of the abstract they sit in: a review's
+# "This article reviews ..." is its purpose even in last place.
+_OFF_CUE = _OFF_NUMCTX + 18
+N_POSITION = _OFF_CUE + 12
+# Cue bigrams, matched by their 64-bit hashes (exact, unlike buckets): a regex over the text
+# would cost more than all other features together.
+_PURPOSE_BIGRAMS = (
+    "this article", "this review", "this paper", "this chapter", "this overview", "are reviewed",
+    "is reviewed", "were reviewed", "we review", "here we", "herein we", "the aim", "aim of",
+    "aims of", "we aimed", "the purpose", "purpose of", "the objective", "objective of",
+    "objectives of", "the goal", "goal of", "sought to", "we describe", "we discuss",
+    "are discussed", "is discussed", "are summarized", "are summarised", "are highlighted",
+    "we summarize", "we summarise", "we highlight", "reviews the", "aim is", "aim was", "aims to",
+    "aimed to", "to review", "review the", "review of",
+)
+_CONCLUSION_BIGRAMS = (
+    "in conclusion", "we conclude", "to conclude", "in summary", "taken together",
+    "these findings", "these results", "these data", "our findings", "our results", "our data",
+    "further studies", "further research", "future studies", "future research", "is warranted",
+    "are warranted", "are needed", "is needed", "suggest that", "findings suggest",
+    "results suggest", "may provide", "could be", "may be",
+)
 #: Transition kinds: sections unknown (or first sentence), same section, new section.
 EDGE_FLAT, EDGE_SAME, EDGE_NEW = 0, 1, 2
 
@@ -106,6 +127,26 @@ def _cumpow(base: int, size: int) -> npt.NDArray[np.uint64]:
         return np.cumprod(arr, dtype=np.uint64)
 
 
+def _phrase_bigram_hash(phrase: str) -> int:
+    """The ``bi_h`` that :func:`featurize` computes for a two-word phrase."""
+    first, second = (
+        sum(ord(ch) * pow(_P, k, 1 << 64) for k, ch in enumerate(word)) & _MASK64
+        for word in phrase.split()
+    )
+    return (first * int(_Q) + second) & _MASK64
+
+
+def _cue_hashes() -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    if "cues" not in _pow_cache:
+        _pow_cache["cues"] = np.array(
+            [_phrase_bigram_hash(p) for p in _PURPOSE_BIGRAMS], dtype=np.uint64
+        )
+        _pow_cache["cuec"] = np.array(
+            [_phrase_bigram_hash(p) for p in _CONCLUSION_BIGRAMS], dtype=np.uint64
+        )
+    return _pow_cache["cues"], _pow_cache["cuec"]
+
+
 def _bucket(h: npt.NDArray[np.uint64], salt: np.uint64) -> npt.NDArray[np.int64]:
     with np.errstate(over="ignore"):
         return (((h ^ salt) * _MIX) >> _SHIFT).astype(np.int64)
@@ -127,7 +168,7 @@ def featurize(
     sec_of = _section_index(abstracts, sections, n)
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return Batch(0, doc_starts, empty, empty, np.zeros((0, 13), np.int64), empty)
+        return Batch(0, doc_starts, empty, empty, np.zeros((0, 16), np.int64), empty)
     # "\n" separates sentences, and is not a token character, so no n-gram crosses sentences.
     joined = "\n".join(sentences).lower() + "\n"
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).copy()
@@ -180,6 +221,12 @@ def featurize(
     tok_index = ar - np.maximum.accumulate(np.where(first, ar, 0))
     opening = tok_index < _TRIGRAM_UPTO
     pos_ids, tercile = _position_ids(doc_lens, sec_of, tok_sent, digit[t_start])
+    cue_cols = []
+    for c, table in enumerate(_cue_hashes()):
+        hit = np.zeros(n, dtype=np.int64)
+        hit[tok_sent[np.isin(bi_h, table)]] = 1
+        cue_cols.append(_OFF_CUE + c * 6 + hit * 3 + tercile)
+    pos_ids = np.concatenate((pos_ids, np.stack(cue_cols, axis=1)), axis=1)
     # Words conjoined with the third of the abstract they sit in: "we found" early is not late.
     with np.errstate(over="ignore"):
         pos_h = tok_h + tercile[tok_sent].astype(np.uint64) * _Q

@@ -17,6 +17,7 @@ are loaded once, on first use.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -30,8 +31,29 @@ from cytoreview.roles_features import HASH_BITS, N_POSITION, Batch, featurize
 __all__ = ["MODEL_FILE", "Chain", "RoleModel", "forward_backward", "length_groups", "load_default"]
 
 MODEL_FILE = "roles_model.npz"
+#: A sentence that opens by stating the aim ("The aim of this study was to ...", "This article
+#: reviews ...") is the purpose wherever it sits; reviews and trial protocols put it last, where
+#: research abstracts (all the model saw with real labels) have their conclusions. Added to the
+#: purpose score (in logits, before temperature) rather than clamped, so context can still win.
+STRONG_PURPOSE = re.compile(
+    r"(?:the|our) (?:main |primary |principal |overall )?(?:aims?|purposes?|objectives?|goals?)"
+    r"(?: of (?:this|the present|the current|our) (?:study|review|article|paper|work|trial|"
+    r"analysis|report|chapter))? (?:is|was|are|were) to\b"
+    r"|(?:this|the present|the current|our) (?:article|review|paper|chapter|overview) "
+    r"(?:reviews|summari[sz]es|discusses|describes|highlights|examines|outlines)\b"
+    r"|we aimed to\b|highlighted in this review\b",
+    re.IGNORECASE,
+)
+PURPOSE_BOOST = 3.0
+#: A sentence reporting statistics (%, <, =, ±, ...) is seldom background or purpose; the
+#: weakly labelled reviews (all background but aim and close) otherwise drag short research
+#: abstracts toward background. Subtracted from those two scores where sections are unknown.
+STATS = re.compile(r"[%<>=±≤≥]")
+STATS_PENALTY = 3.0
 _CHUNK = 256  # abstracts per featurize call: keeps the working arrays in cache
 _CLAMP = 1e4
+_PURPOSE = ROLES.index("purpose")
+_BACKGROUND = ROLES.index("background")
 
 Array = npt.NDArray[np.float64]
 
@@ -53,6 +75,11 @@ class RoleModel:
         self.w_prev = np.asarray(w_prev, dtype=np.float32)
         self.w_next = np.asarray(w_next, dtype=np.float32)
         self.nb_mask = len(self.w_prev) - 1
+        # Previous- and next-sentence tables side by side, plus a zero row that position ids
+        # map to (neighbours contribute words only): one gather serves both.
+        self.w_nb = np.concatenate(
+            [np.hstack([self.w_prev, self.w_next]), np.zeros((1, 2 * len(ROLES)), np.float32)]
+        )
         self.trans = np.asarray(trans, dtype=np.float64).reshape(3, len(ROLES), len(ROLES))
         self.start = np.asarray(start, dtype=np.float64)
         self.end = np.asarray(end, dtype=np.float64)
@@ -79,23 +106,23 @@ class RoleModel:
 
     def emissions(self, batch: Batch) -> Array:
         """Per-sentence role scores (n, 5) before the chain."""
-        n = batch.n
-        e: Array = self.w_self[batch.pos_ids + (1 << HASH_BITS)].sum(axis=1, dtype=np.float64)
-        if len(batch.feat_sent) == 0:
-            return e
-        own = self.w_self[batch.feat_bucket]
-        nb = batch.feat_bucket & self.nb_mask
-        prev_part = self.w_prev[nb]
-        next_part = self.w_next[nb]
-        opens = np.zeros(n + 1, dtype=bool)
-        opens[batch.doc_starts] = True
-        for k in range(len(ROLES)):
-            e[:, k] += np.bincount(batch.feat_sent, weights=own[:, k], minlength=n)
-            p = np.bincount(batch.feat_sent, weights=prev_part[:, k], minlength=n)
-            q = np.bincount(batch.feat_sent, weights=next_part[:, k], minlength=n)
-            # The previous sentence's words count for sentence i unless i opens an abstract.
-            e[1:, k] += np.where(opens[1:n], 0.0, p[:-1])
-            e[:-1, k] += np.where(opens[1:n], 0.0, q[1:])
+        n, k = batch.n, len(ROLES)
+        n_pos = batch.pos_ids.shape[1]
+        sent = np.concatenate((np.repeat(np.arange(n), n_pos), batch.feat_sent))
+        ids = np.concatenate((batch.pos_ids.ravel() + (1 << HASH_BITS), batch.feat_bucket))
+        # Features grouped by sentence, so one reduceat sums each sentence's weights; every
+        # sentence has its position ids, so no group is empty.
+        order = np.argsort(sent, kind="stable")
+        ids = ids[order]
+        offsets = np.concatenate(([0], np.cumsum(np.bincount(sent, minlength=n))[:-1]))
+        e: Array = np.add.reduceat(self.w_self[ids], offsets, axis=0, dtype=np.float64)
+        nb_ids = np.where(ids >= (1 << HASH_BITS), len(self.w_nb) - 1, ids & self.nb_mask)
+        nb = np.add.reduceat(self.w_nb[nb_ids], offsets, axis=0, dtype=np.float64)
+        # The previous sentence's words count for sentence i unless i opens an abstract.
+        cont = np.ones(n, dtype=bool)
+        cont[batch.doc_starts[:-1][batch.doc_starts[:-1] < n]] = False
+        e[1:] += np.where(cont[1:, None], nb[:-1, :k], 0.0)
+        e[:-1] += np.where(cont[1:, None], nb[1:, k:], 0.0)
         return e
 
     def predict_many(
@@ -134,6 +161,18 @@ class RoleModel:
         """Posterior marginals (n, 5) of all sentences, and each abstract's first index."""
         batch = featurize(abstracts, sections)
         e = self.emissions(batch)
+        # Priors only where sections are unknown: with boundaries, the section's content decides
+        # (a BACKGROUND section often ends on the aim, and NLM calls it background).
+        flat = [
+            (int(batch.doc_starts[d]) + i, s)
+            for d, doc in enumerate(abstracts)
+            if sections is None or sections[d] is None
+            for i, s in enumerate(doc)
+        ]
+        e[[i for i, s in flat if STRONG_PURPOSE.match(s)], _PURPOSE] += PURPOSE_BOOST
+        stats = [i for i, s in flat if STATS.search(s)]
+        e[stats, _BACKGROUND] -= STATS_PENALTY
+        e[stats, _PURPOSE] -= STATS_PENALTY
         for d, fx in enumerate(fixed):
             if fx is None:
                 continue
