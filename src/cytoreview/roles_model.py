@@ -115,9 +115,11 @@ class RoleModel:
         order = np.argsort(sent, kind="stable")
         ids = ids[order]
         offsets = np.concatenate(([0], np.cumsum(np.bincount(sent, minlength=n))[:-1]))
-        e: Array = np.add.reduceat(self.w_self[ids], offsets, axis=0, dtype=np.float64)
+        # np.take, not fancy indexing: several times faster for row gathers of a big table.
+        own = np.add.reduceat(np.take(self.w_self, ids, axis=0), offsets, axis=0)
+        e: Array = own.astype(np.float64)
         nb_ids = np.where(ids >= (1 << HASH_BITS), len(self.w_nb) - 1, ids & self.nb_mask)
-        nb = np.add.reduceat(self.w_nb[nb_ids], offsets, axis=0, dtype=np.float64)
+        nb = np.add.reduceat(np.take(self.w_nb, nb_ids, axis=0), offsets, axis=0)
         # The previous sentence's words count for sentence i unless i opens an abstract.
         cont = np.ones(n, dtype=bool)
         cont[batch.doc_starts[:-1][batch.doc_starts[:-1] < n]] = False

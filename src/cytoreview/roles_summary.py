@@ -21,27 +21,39 @@ from cytoreview.roles_baseline import CONCLUSION_CUE, PURPOSE_CUE
 
 __all__ = ["build_summary", "results_score"]
 
+# Plain substring and word-set tests: a regex alternation per sentence cost more than the model.
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-_STAT = re.compile(
-    r"\bp ?[<=>≤≥]|\b(?:95 ?% ?ci|confidence interval|odds ratio|hazard ratio|relative risk|"
-    r"\bor\b|\bhr\b|\brr\b|auc|sensitivity|specificity|r ?= ?|mean|median|sd\b|±)",
-    re.IGNORECASE,
+_STAT_MARKS = ("p <", "p<", "p =", "p=", "p >", "p ≤", "p≤", "±", "95% ci", "95 % ci",
+               "confidence interval", "odds ratio", "hazard ratio", "relative risk", "r =", "auc")
+_STAT_WORDS = frozenset({"or", "hr", "rr", "ci", "sd", "mean", "median", "sensitivity",
+                         "specificity", "auc", "iqr"})
+_COMPARISON_WORDS = frozenset(
+    {"significant", "significantly", "higher", "lower", "greater", "fewer", "more", "less",
+     "increased", "decreased", "reduced", "improved", "compared", "versus", "vs", "than",
+     "associated", "correlated", "superior", "inferior", "differed", "difference", "differ"}
 )
-_COMPARISON = re.compile(
-    r"\b(?:significant(?:ly)?|higher|lower|greater|fewer|more|less|increased|decreased|reduced|"
-    r"improved|compared|versus|vs\.?|than|associated|correlated|superior|inferior|"
-    r"differ(?:ed|ence)?)\b",
-    re.IGNORECASE,
-)
+_PUNCT = ",.;:()[]"
+_NOT_AIMS = frozenset({"methods", "findings"})
+# Words without which a sentence cannot match PURPOSE_CUE in practice: the regex then runs on
+# a handful of sentences instead of all of them.
+_PURPOSE_HINTS = ("review", "aim", "purpose", "objective", "goal", "sought", "here", "summar",
+                  "discuss", "describ", "highlight", "to ", "this ", "we ")
 
 
 def results_score(text: str) -> float:
     """How much a sentence reads like a result: statistics weigh most, then numbers, comparisons."""
+    low = text.lower()
+    words = [w.strip(_PUNCT) for w in low.split()]
     numbers = min(len(_NUMBER.findall(text)), 8)
-    stats = min(len(_STAT.findall(text)), 4)
-    comparisons = min(len(_COMPARISON.findall(text)), 4)
+    stats = min(sum(m in low for m in _STAT_MARKS) + sum(w in _STAT_WORDS for w in words), 4)
+    comparisons = min(sum(w in _COMPARISON_WORDS for w in words), 4)
     pct = 1 if "%" in text else 0
     return 2.0 * stats + 0.5 * numbers + 1.0 * comparisons + pct
+
+
+def _states_purpose(text: str) -> bool:
+    low = text.lower()
+    return any(h in low for h in _PURPOSE_HINTS) and bool(PURPOSE_CUE.search(text))
 
 
 def build_summary(article: Article, sentences: tuple[Sentence, ...]) -> Summary:
@@ -56,12 +68,20 @@ def build_summary(article: Article, sentences: tuple[Sentence, ...]) -> Summary:
         return " ".join(text[s.start : s.end] for s in by_role[role])
 
     key_purpose = ""
-    cued = [s for s in sentences if PURPOSE_CUE.search(text[s.start : s.end])]
     # A cue inside a sentence labelled by NLM as something else (e.g. "This study shows ..." in
-    # RESULTS) is not the purpose: trust the cue only where the role is purpose or predicted.
-    cued = [s for s in cued if s.role == "purpose" or s.source == "model"]
-    if cued:
-        key_purpose = text[cued[0].start : cued[0].end]
+    # RESULTS) is not the purpose: trust the cue only where the role is purpose or predicted;
+    # methods and findings sentences state results, not aims.
+    cued = next(
+        (
+            s
+            for s in sentences
+            if (s.role == "purpose" or (s.source == "model" and s.role not in _NOT_AIMS))
+            and _states_purpose(text[s.start : s.end])
+        ),
+        None,
+    )
+    if cued is not None:
+        key_purpose = text[cued.start : cued.end]
     elif by_role["purpose"]:
         best = max(by_role["purpose"], key=lambda s: s.confidence)
         key_purpose = text[best.start : best.end]
