@@ -55,9 +55,14 @@ def _articles(path: Path) -> Iterator[tuple[str, str, list[tuple[int, int, str |
                 yield art.pmid, art.abstract, secs
 
 
-def load(path: Path = DATA) -> list[Doc]:
-    docs = []
+def load(path: Path = DATA, only: str | None = None, limit: int | None = None) -> list[Doc]:
+    """The fully labelled abstracts, optionally only one part and at most ``limit`` of them."""
+    docs: list[Doc] = []
     for pmid, abstract, secs in _articles(path):
+        if limit is not None and len(docs) >= limit:
+            break
+        if only is not None and part(pmid) != only:
+            continue
         if not all(c in NLM_CATEGORY_ROLE for _, _, c in secs):
             continue
         sents: list[tuple[int, int, Role, int]] = []
