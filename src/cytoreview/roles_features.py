@@ -44,6 +44,9 @@ _TRIGRAM_UPTO = 4  # trigrams only at a sentence's opening ("<s> to evaluate", "
 _BOS = np.uint64(0xD6E8FEB86659FD93)
 _Q = np.uint64(0x880355F21E6D1965)
 _SYMBOLS = np.array([ord(c) for c in "%<>=±≤≥"], dtype=np.uint32)
+# Lookup table for "is a statistics symbol" (np.isin costs more than the rest of a small batch).
+_SYM_LUT = np.zeros(int(_SYMBOLS.max()) + 2, dtype=bool)
+_SYM_LUT[_SYMBOLS] = True
 
 # Position table layout (see _position_ids).
 _REL_BINS = 8
@@ -138,11 +141,12 @@ def _phrase_bigram_hash(phrase: str) -> int:
 
 def _cue_hashes() -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
     if "cues" not in _pow_cache:
-        _pow_cache["cues"] = np.array(
-            [_phrase_bigram_hash(p) for p in _PURPOSE_BIGRAMS], dtype=np.uint64
+        # Sorted, for a searchsorted membership test.
+        _pow_cache["cues"] = np.sort(
+            np.array([_phrase_bigram_hash(p) for p in _PURPOSE_BIGRAMS], dtype=np.uint64)
         )
-        _pow_cache["cuec"] = np.array(
-            [_phrase_bigram_hash(p) for p in _CONCLUSION_BIGRAMS], dtype=np.uint64
+        _pow_cache["cuec"] = np.sort(
+            np.array([_phrase_bigram_hash(p) for p in _CONCLUSION_BIGRAMS], dtype=np.uint64)
         )
     return _pow_cache["cues"], _pow_cache["cuec"]
 
@@ -184,7 +188,7 @@ def featurize(
         | ((codes >= 0xC0) & ((codes < 0x2000) | (codes > 0x2BFF)) & (codes != 0xD7)
            & (codes != 0xF7))
     )
-    sym = np.isin(codes, _SYMBOLS)
+    sym = _SYM_LUT[np.minimum(codes, len(_SYM_LUT) - 1)]
     prev_word = np.concatenate(([False], word[:-1]))
     next_word = np.concatenate((word[1:], [False]))
     w_start = np.flatnonzero(word & ~prev_word)
@@ -224,7 +228,8 @@ def featurize(
     cue_cols = []
     for c, table in enumerate(_cue_hashes()):
         hit = np.zeros(n, dtype=np.int64)
-        hit[tok_sent[np.isin(bi_h, table)]] = 1
+        pos = np.minimum(np.searchsorted(table, bi_h), len(table) - 1)
+        hit[tok_sent[table[pos] == bi_h]] = 1
         cue_cols.append(_OFF_CUE + c * 6 + hit * 3 + tercile)
     pos_ids = np.concatenate((pos_ids, np.stack(cue_cols, axis=1)), axis=1)
     # Words conjoined with the third of the abstract they sit in: "we found" early is not late.
