@@ -5,7 +5,9 @@
 maps to a role keep it (confidence 1.0, source ``nlm``); unlabelled text, ``UNASSIGNED`` and
 label-only sections are predicted (source ``model``) by the trained model shipped in
 ``cytoreview/data/roles_model.npz``. The model decodes the whole abstract at once with the
-NLM-labelled sentences fixed, so a predicted sentence sees its labelled neighbours as context.
+NLM-labelled sentences fixed, so a predicted sentence sees its labelled neighbours as context,
+and when the abstract has several AbstractText sections (even unlabelled) their boundaries are
+used too. :func:`annotate_many` does the same for a batch, several times faster.
 
 If the model file is missing or unreadable, ``baseline_predict`` (cue phrases and position) stands
 in, so the package still works from a bare source checkout.

@@ -11,6 +11,11 @@ marginal after temperature scaling fitted on a held-out calibration part (reliab
 ``benchmarks/roles.py``). Sentences whose role is already known (NLM-labelled sections of a mixed
 abstract) are clamped, so the rest is decoded in their context.
 
+Training data: the fully labelled structured abstracts of the shared PubMed file (each read
+flat and with its section boundaries), plus narrative review abstracts with weak labels at a low
+weight, so that reviews are not forced into methods and results. Two small priors apply where
+sections are unknown (``STRONG_PURPOSE``, ``STATS``).
+
 The weights ship in ``cytoreview/data/roles_model.npz`` (built by ``scripts/train_roles.py``) and
 are loaded once, on first use.
 """
