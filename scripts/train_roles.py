@@ -216,46 +216,64 @@ def main() -> None:
     ap.add_argument("--no-save", action="store_true")
     ap.add_argument("--l2", type=float, default=1.0)
     ap.add_argument("--l2-nb", type=float, default=4.0)
-    ap.add_argument("--iters", type=int, default=300)
+    ap.add_argument("--iters", type=int, default=200)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--no-reviews", action="store_true", help="structured abstracts only")
-    ap.add_argument("--review-weight", type=float, default=0.3)
+    ap.add_argument("--review-weight", type=float, default=0.05)
+    ap.add_argument("--final", action="store_true", help="retrain on train + calibration parts")
     args = ap.parse_args()
     docs = roles_corpus.load()
     parts: dict[str, list[roles_corpus.Doc]] = {"train": [], "calib": [], "dev": []}
     for doc in docs:
         parts[roles_corpus.part(doc.pmid)].append(doc)
     print({k: len(v) for k, v in parts.items()}, flush=True)
-    tr = parts["train"]
-    # Every training abstract twice: read flat (what unstructured text looks like) and with its
-    # section boundaries but no labels (what UNASSIGNED / label-only sections look like).
-    texts = [d.texts() for d in tr] * 2
-    labels = [d.roles() for d in tr] * 2
-    secs: list[list[int] | None] = [None] * len(tr) + [d.section_ids() for d in tr]
+    reviews: list[roles_corpus.Doc] = []
     if not args.no_reviews:
         # Narrative reviews, weakly labelled: without them the model, which has only seen
         # research abstracts, forces methods and results into the middle of every review.
         reviews = [d for d in roles_corpus.load_reviews() if roles_corpus.part(d.pmid) != "dev"]
         print(f"  + {len(reviews)} weakly labelled narrative reviews", flush=True)
-        texts += [d.texts() for d in reviews]
-        labels += [d.roles() for d in reviews]
-        secs += [None] * len(reviews)
-    # Weak labels weigh less than NLM's: they should shape reviews, not research abstracts.
-    weights = [1.0] * len(tr) * 2 + [args.review_weight] * (len(texts) - 2 * len(tr))
-    design = Design(texts, labels, secs, weights)
-    model = train(design, args.l2, args.l2_nb, args.iters)
+    model = fit(parts["train"], reviews, args)
     model.temperature = fit_temperature(model, parts["calib"])
-    print(f"  temperature {model.temperature:.2f}")
-    for name in ("calib", "dev"):
+    print(f"  temperature {model.temperature:.2f} (fitted on the calibration part)")
+    report(model, parts, ("calib", "dev"))
+    if args.final:
+        # The calibration part has done its job; train once more with it, keeping the
+        # temperature (dev stays unseen, so its figures remain honest).
+        temperature = model.temperature
+        model = fit(parts["train"] + parts["calib"], reviews, args)
+        model.temperature = temperature
+        report(model, parts, ("dev",))
+    if not args.no_save:
+        model.save(args.out)
+        print(f"  wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
+
+
+def fit(
+    tr: list[roles_corpus.Doc], reviews: list[roles_corpus.Doc], args: argparse.Namespace
+) -> RoleModel:
+    # Every training abstract twice: read flat (what unstructured text looks like) and with its
+    # section boundaries but no labels (what UNASSIGNED / label-only sections look like).
+    texts = [d.texts() for d in tr] * 2 + [d.texts() for d in reviews]
+    labels = [d.roles() for d in tr] * 2 + [d.roles() for d in reviews]
+    secs: list[list[int] | None] = [None] * len(tr) + [d.section_ids() for d in tr]
+    secs += [None] * len(reviews)
+    # Weak labels weigh less than NLM's: they should shape reviews, not research abstracts.
+    weights = [1.0] * len(tr) * 2 + [args.review_weight] * len(reviews)
+    print(f"  training on {len(tr)} abstracts (x2) + {len(reviews)} reviews", flush=True)
+    return train(Design(texts, labels, secs, weights), args.l2, args.l2_nb, args.iters)
+
+
+def report(
+    model: RoleModel, parts: dict[str, list[roles_corpus.Doc]], names: tuple[str, ...]
+) -> None:
+    for name in names:
         docs_p = parts[name]
         for mode in ("flat", "sections"):
             sx = [d.section_ids() for d in docs_p] if mode == "sections" else None
             got = model.predict_many([d.texts() for d in docs_p], sections=sx)
             acc4, acc5 = char_accuracy(docs_p, [[r for r, _ in p] for p in got])
             print(f"  {name} {mode}: char accuracy 4 roles {acc4:.4f}, 5 roles {acc5:.4f}")
-    if not args.no_save:
-        model.save(args.out)
-        print(f"  wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
 
 
 if __name__ == "__main__":
