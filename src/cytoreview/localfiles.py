@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import gzip
 import multiprocessing
 import operator
@@ -155,6 +156,19 @@ def iter_file(path: str, stats: ParseStats | None = None) -> Iterator[Article]:
         raise UnreadableFile(path, exc.strerror or str(exc)) from exc
 
 
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Parsing allocates millions of small objects that never form cycles; with the default
+    thresholds the cyclic collector rescans them about every 700 allocations, ~10% of the
+    parse time. Raised for the duration, then put back."""
+    before = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def _annotator(roles: bool) -> Callable[[Article], Article] | None:
     if not roles:
         return None
@@ -168,11 +182,12 @@ def parse_file(path: str, roles: bool = True) -> FileResult:
     its :class:`ParseStats`, and the reason it broke, if it did. Never raises for a bad file."""
     result = FileResult(str(path))
     annotate = _annotator(roles)
-    try:
-        for article in iter_file(result.path, result.stats):
-            result.articles.append(annotate(article) if annotate else article)
-    except UnreadableFile as exc:
-        result.reason = exc.reason
+    with _fewer_collections():
+        try:
+            for article in iter_file(result.path, result.stats):
+                result.articles.append(annotate(article) if annotate else article)
+        except UnreadableFile as exc:
+            result.reason = exc.reason
     return result
 
 
@@ -254,8 +269,7 @@ def _worker(jobs: list[tuple[int, str]], chunk_size: int, out: Any) -> None:
 
     ``stats`` is None except on the last message of a file.
     """
-    # Ctrl-C goes to the whole process group; the parent decides what happens.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker()
     for index, path in jobs:
         stats = ParseStats()
         chunk: list[Article] = []
@@ -273,8 +287,10 @@ def _worker(jobs: list[tuple[int, str]], chunk_size: int, out: Any) -> None:
         out.put((index, encode_articles(chunk), stats, reason))
 
 
-def _ignore_sigint() -> None:
+def _init_worker() -> None:
+    # Ctrl-C goes to the whole process group; the parent decides what happens.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.set_threshold(50_000, 20, 100)  # see _fewer_collections
 
 
 def _annotate_rows(rows: list[list[Any]]) -> list[list[Any]]:
@@ -315,15 +331,21 @@ def parse_files(
     if jobs <= 1 or not paths:
         yield from _serial(paths, roles, stats)
         return
-    if not roles:
+    with _fewer_collections():  # the parent rebuilds every record from the wire format
+        if roles:
+            yield from _annotated(paths, jobs, stats, chunk_size)
+            return
         for chunk in _parsed_chunks(paths, jobs, stats, chunk_size):
             if isinstance(chunk, UnreadableFile):
                 yield chunk
             else:
                 yield from decode_articles(chunk)
-        return
-    # The pool forks first, from a parent that has no other processes or threads yet.
-    with ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_ignore_sigint) as pool:
+
+
+def _annotated(paths: list[str], jobs: int, stats: ParseStats, chunk_size: int) -> Iterator[_Item]:
+    # With fork, the executor starts all its processes at the first submit, before its own
+    # manager thread: no thread is forked mid-flight.
+    with ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_init_worker) as pool:
         window: deque[Future[list[list[Any]]] | UnreadableFile] = deque()
         try:
             for chunk in _parsed_chunks(paths, jobs, stats, chunk_size):
@@ -402,7 +424,8 @@ def _serial(paths: list[str], roles: bool, stats: ParseStats) -> Iterator[_Item]
     annotate = _annotator(roles)
     for path in paths:
         try:
-            for article in iter_file(path, stats):
-                yield annotate(article) if annotate else article
+            with _fewer_collections():
+                for article in iter_file(path, stats):
+                    yield annotate(article) if annotate else article
         except UnreadableFile as exc:
             yield exc
