@@ -170,6 +170,14 @@ def test_roles_on_worker_pool_keep_order_and_errors_in_place(tmp_path: Path) -> 
 
 
 @pytest.mark.skipif(not HAVE_ROLES, reason="roles.py not available yet")
+def test_a_single_file_spreads_roles_over_a_pool() -> None:
+    serial = list(parse_files([str(NEW)], jobs=1, roles=True))
+    pooled = list(parse_files([str(NEW)], jobs=3, roles=True, chunk_size=2))
+    assert pooled == serial and pmids(pooled) == NEW_PMIDS
+    assert any(isinstance(x, Article) and x.sentences for x in pooled)
+
+
+@pytest.mark.skipif(not HAVE_ROLES, reason="roles.py not available yet")
 def test_roles_run_in_the_workers_not_in_the_parent() -> None:
     code = (
         "import sys\n"

@@ -9,9 +9,10 @@
   order, each unreadable file as an :class:`UnreadableFile` at the point where it broke.
 
 Sentence roles (:func:`cytoreview.roles.annotate`) never run in the parent when there are
-workers: parser processes take whole files, a pool of role processes takes chunks of records
-(roles cost about ten times what parsing does), and the parent only reassembles records in order
-and writes output. Records travel as plain tuples (see the wire format below).
+workers: each worker parses whole files and adds roles; with fewer files than workers, a pool
+takes the roles (about ten times the cost of parsing) chunk by chunk instead. The parent only
+reassembles records in order and writes output. Records travel as plain tuples (see the wire
+format below).
 """
 
 from __future__ import annotations
@@ -264,19 +265,20 @@ def decode_articles(rows: list[list[Any]]) -> list[Article]:
 # --- worker processes -----------------------------------------------------------------------
 
 
-def _worker(jobs: list[tuple[int, str]], chunk_size: int, out: Any) -> None:
+def _worker(jobs: list[tuple[int, str]], roles: bool, chunk_size: int, out: Any) -> None:
     """Parse the assigned files in order; send (index, encoded records, stats, reason) chunks.
 
     ``stats`` is None except on the last message of a file.
     """
     _init_worker()
+    annotate = _annotator(roles)
     for index, path in jobs:
         stats = ParseStats()
         chunk: list[Article] = []
         reason = None
         try:
             for article in iter_file(path, stats):
-                chunk.append(article)
+                chunk.append(annotate(article) if annotate else article)
                 if len(chunk) >= chunk_size:
                     out.put((index, encode_articles(chunk), None, None))
                     chunk = []
@@ -320,10 +322,11 @@ def parse_files(
     """Every record of every file, in input order; an :class:`UnreadableFile` in the stream
     where a file broke (its earlier records come first), then the next file.
 
-    With ``jobs`` > 1 (default: all cores), up to ``jobs`` parser processes each take every
-    ``jobs``-th file, and sentence roles, which cost far more than parsing, run on a pool of
-    ``jobs`` processes fed chunk by chunk, so even a single file uses every core. With one
-    job everything runs in this process. ``stats``, if given, accumulates every file's counts.
+    With ``jobs`` > 1 (default: all cores), up to ``jobs`` worker processes each take every
+    ``jobs``-th file and add sentence roles. With fewer files than jobs, roles (which cost far
+    more than parsing) run instead on a pool of ``jobs`` processes fed chunk by chunk, so even
+    a single file uses every core. With one job everything runs in this process. ``stats``, if
+    given, accumulates every file's counts.
     """
     paths = [str(p) for p in paths]
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
@@ -332,10 +335,11 @@ def parse_files(
         yield from _serial(paths, roles, stats)
         return
     with _fewer_collections():  # the parent rebuilds every record from the wire format
-        if roles:
+        if roles and len(paths) < jobs:
+            # Too few files to keep every core busy: roles, the expensive part, go to a pool.
             yield from _annotated(paths, jobs, stats, chunk_size)
             return
-        for chunk in _parsed_chunks(paths, jobs, stats, chunk_size):
+        for chunk in _parsed_chunks(paths, jobs, stats, chunk_size, roles):
             if isinstance(chunk, UnreadableFile):
                 yield chunk
             else:
@@ -348,7 +352,7 @@ def _annotated(paths: list[str], jobs: int, stats: ParseStats, chunk_size: int) 
     with ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_init_worker) as pool:
         window: deque[Future[list[list[Any]]] | UnreadableFile] = deque()
         try:
-            for chunk in _parsed_chunks(paths, jobs, stats, chunk_size):
+            for chunk in _parsed_chunks(paths, jobs, stats, chunk_size, roles=False):
                 window.append(chunk if isinstance(chunk, UnreadableFile)
                               else pool.submit(_annotate_rows, chunk))
                 # Enough chunks in flight to keep every worker busy, few enough to bound memory.
@@ -371,16 +375,17 @@ def _take(window: deque[Future[list[list[Any]]] | UnreadableFile]) -> Iterator[_
 
 
 def _parsed_chunks(
-    paths: list[str], jobs: int, stats: ParseStats, chunk_size: int
+    paths: list[str], jobs: int, stats: ParseStats, chunk_size: int, roles: bool
 ) -> Iterator[_Chunk]:
-    """Encoded record chunks from parser processes, in input order, errors in their place."""
+    """Encoded record chunks from parser processes (with roles if asked), in input order,
+    errors in their place."""
     workers = min(jobs, len(paths))
     ctx = _context()
     queues = [ctx.Queue(maxsize=_QUEUE_DEPTH) for _ in range(workers)]
     procs = [
         ctx.Process(
             target=_worker,
-            args=(list(enumerate(paths))[w::workers], chunk_size, queues[w]),
+            args=(list(enumerate(paths))[w::workers], roles, chunk_size, queues[w]),
             daemon=True,
         )
         for w in range(workers)
