@@ -1,7 +1,12 @@
 """Train the sentence-role CRF and write src/cytoreview/data/roles_model.npz.
 
-    python scripts/train_roles.py            # train on the train part, calibrate, report dev, save
+    python scripts/train_roles.py --final    # the shipped model (~10 min on one core)
+    python scripts/train_roles.py            # train part only: calibrate, report, save
     python scripts/train_roles.py --no-save  # the same without writing the model (for iterating)
+
+``--final`` first trains on the train part, fits the temperature on the calibration part and
+reports calib/dev; then retrains on train + calibration parts with that temperature and
+reports dev again (dev is never trained on, so both reports are honest).
 
 Reproducible: the corpus split is by PMID (``roles_corpus.part``), the start is all zeros and the
 optimiser (L-BFGS on the full-batch, convex CRF log-likelihood with L2) is deterministic, so
