@@ -236,9 +236,9 @@ class Fetcher:
     def _annotate(self, articles: Iterable[Article]) -> list[Article]:
         if not self.roles:
             return list(articles)
-        from .roles import annotate
+        from .roles import annotate_many
 
-        return [annotate(a) for a in articles]
+        return annotate_many(list(articles))
 
     def _read_cache(self, pmids: Sequence[str]) -> int:
         """Load cached records for ``pmids``; returns how many were found."""
