@@ -99,7 +99,7 @@ _CONCLUSION_BIGRAMS = (
 #: Transition kinds: sections unknown (or first sentence), same section, new section.
 EDGE_FLAT, EDGE_SAME, EDGE_NEW = 0, 1, 2
 
-_pow_cache: dict[str, npt.NDArray[np.uint64]] = {}
+_pow_cache: dict[str, tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]] = {}
 
 
 @dataclass(frozen=True)
@@ -115,12 +115,13 @@ class Batch:
 
 
 def _powers(n: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
-    have = _pow_cache.get("p")
-    if have is None or len(have) < n + 1:
+    # Fetch workers call this from several threads: read and publish the pair as one value.
+    have = _pow_cache.get("pi")
+    if have is None or len(have[0]) < n + 1:
         size = max(n + 1, 1 << 16)
-        _pow_cache["p"] = _cumpow(_P, size)
-        _pow_cache["i"] = _cumpow(_P_INV, size)
-    return _pow_cache["p"], _pow_cache["i"]
+        have = (_cumpow(_P, size), _cumpow(_P_INV, size))
+        _pow_cache["pi"] = have
+    return have
 
 
 def _cumpow(base: int, size: int) -> npt.NDArray[np.uint64]:
