@@ -141,15 +141,17 @@ def _phrase_bigram_hash(phrase: str) -> int:
 
 
 def _cue_hashes() -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
-    if "cues" not in _pow_cache:
-        # Sorted, for a searchsorted membership test.
-        _pow_cache["cues"] = np.sort(
-            np.array([_phrase_bigram_hash(p) for p in _PURPOSE_BIGRAMS], dtype=np.uint64)
+    have = _pow_cache.get("cues")
+    if have is None:
+        # Sorted, for a searchsorted membership test; published as one value (threads).
+        have = (
+            np.sort(np.array([_phrase_bigram_hash(p) for p in _PURPOSE_BIGRAMS], dtype=np.uint64)),
+            np.sort(
+                np.array([_phrase_bigram_hash(p) for p in _CONCLUSION_BIGRAMS], dtype=np.uint64)
+            ),
         )
-        _pow_cache["cuec"] = np.sort(
-            np.array([_phrase_bigram_hash(p) for p in _CONCLUSION_BIGRAMS], dtype=np.uint64)
-        )
-    return _pow_cache["cues"], _pow_cache["cuec"]
+        _pow_cache["cues"] = have
+    return have
 
 
 def _bucket(h: npt.NDArray[np.uint64], salt: np.uint64) -> npt.NDArray[np.int64]:
