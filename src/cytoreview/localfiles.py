@@ -24,6 +24,7 @@ import gzip
 import multiprocessing
 import operator
 import os
+import pickle
 import queue
 import signal
 import sys
@@ -63,9 +64,11 @@ _GZIP_MAGIC = b"\x1f\x8b"
 #: Records per message from a worker: large enough that pickling and pipe overhead stay
 #: small, small enough that the first records show up at once.
 CHUNK_SIZE = 256
-#: Messages a worker may have waiting; bounds the parent's memory when a later file finishes
-#: before an earlier one.
-_QUEUE_DEPTH = 8
+#: Chunks a worker may have waiting (pickled: ~1 MB each, ~1.5 MB with roles) while the
+#: parent still reads an earlier file. Output is in input order, so this is how far a worker
+#: can run ahead: too few and the workers take turns instead of running side by side, too many
+#: and a worker holds a whole file. 64 chunks = 16,384 records.
+_QUEUE_DEPTH = 64
 _POLL_SECONDS = 0.5
 
 
@@ -280,13 +283,19 @@ def _worker(jobs: list[tuple[int, str]], roles: bool, chunk_size: int, out: Any)
             for article in iter_file(path, stats):
                 chunk.append(annotate(article) if annotate else article)
                 if len(chunk) >= chunk_size:
-                    out.put((index, encode_articles(chunk), None, None))
+                    out.put((index, _pack(chunk), None, None))
                     chunk = []
         except UnreadableFile as exc:
             reason = exc.reason
         except Exception as exc:  # a bug must not take the other files down with it
             reason = f"internal error while parsing: {exc!r}"
-        out.put((index, encode_articles(chunk), stats, reason))
+        out.put((index, _pack(chunk), stats, reason))
+
+
+def _pack(articles: list[Article]) -> bytes:
+    # Pickled here, not by the queue's feeder thread: chunks waiting in a worker are then
+    # compact bytes rather than live objects several times their size.
+    return pickle.dumps(encode_articles(articles), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _init_worker() -> None:
@@ -406,7 +415,7 @@ def _parsed_chunks(
                 if got != index:  # cannot happen unless a worker broke its order
                     raise RuntimeError(f"worker sent file {got} while file {index} was due")
                 if rows:
-                    yield rows
+                    yield pickle.loads(rows)
                 if file_stats is not None:
                     stats.merge(file_stats)
                     if reason is not None:
