@@ -49,7 +49,7 @@ class StandIn:
     def _read_log(self) -> None:
         assert self.proc.stderr
         for line in self.proc.stderr:
-            match = re.search(r'" (\d{3}) ', line)
+            match = re.search(r"-> (\d{3})", line)
             if match:
                 self.statuses.append(int(match.group(1)))
 

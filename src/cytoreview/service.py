@@ -8,9 +8,18 @@ annotate sentence roles. Failures are collected per input; nothing fetched is ev
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -29,6 +38,8 @@ from .model import Article
 
 #: PubMed's esearch will not page past this many results.
 MAX_SEARCH = 9999
+#: Jobs with at least this many records to fetch parse and annotate in worker processes.
+PROCESS_MIN_RECORDS = 600
 #: Attempts per half when a failing batch is split (the full batch had all of its attempts).
 SPLIT_ATTEMPTS = 2
 #: DOIs OR-ed into one esearch term: a few kB of query, one request instead of a hundred.
@@ -102,6 +113,7 @@ class Fetcher:
         self._errors: dict[str, str] = {}  # pmid -> why it could not be fetched
         self._lock = threading.Lock()
         self._wanted = 0
+        self._procs: ProcessPoolExecutor | None = None
         self.result = FetchResult()
 
     # -- public ---------------------------------------------------------------------------------
@@ -177,6 +189,7 @@ class Fetcher:
             return
         batches = [missing[i : i + self.batch_size]
                    for i in range(0, len(missing), self.batch_size)]
+        self._procs = self._process_pool(len(missing))
         pool = ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(batches))),
                                   thread_name_prefix="efetch")
         pending: set[Future[None]] = {pool.submit(self._fetch_batch, b) for b in batches}
@@ -191,8 +204,26 @@ class Fetcher:
             # cancel the queue, make waiting workers give up, and leave without joining.
             self.client.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
+            if self._procs is not None:
+                self._procs.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
+        if self._procs is not None:
+            self._procs.shutdown()
+
+    def _process_pool(self, records: int) -> ProcessPoolExecutor | None:
+        """Worker processes for parsing and roles, when the job is big enough to repay them."""
+        cores = os.cpu_count() or 1
+        if records < PROCESS_MIN_RECORDS or cores < 2 or not sys.platform.startswith("linux"):
+            return None
+        if self.roles:
+            from .roles import using_model
+
+            using_model()  # load the model once, before forking, so workers share it
+        # fork: workers start in milliseconds, before any fetch thread exists.
+        procs = ProcessPoolExecutor(max_workers=cores, mp_context=mp.get_context("fork"))
+        procs.submit(int).result()  # start them now, while this process has one thread
+        return procs
 
     def _fetch_batch(self, batch: Sequence[str], attempts: int | None = None) -> None:
         """Fetch a batch; if the service keeps failing on it, halve it to isolate bad IDs.
@@ -205,7 +236,7 @@ class Fetcher:
         try:
             data = self.client.efetch(batch, attempts=attempts)
             # A body can end well and still be broken inside: that is NCBI's fault too.
-            parsed = parse.parse_records(data, "efetch response")
+            articles, raw = self._digest(data, batch)
         except Cancelled:
             return
         except ServiceUnavailable as exc:
@@ -221,24 +252,25 @@ class Fetcher:
                 with self._lock:
                     self._errors[batch[0]] = str(exc)
             return
-        wanted = set(batch)
-        records = [(a, xml) for a, xml in parsed if a.pmid in wanted]
-        if self.cache and records:
-            self.cache.put({a.pmid: xml for a, xml in records})
-        # Roles here, in the worker, so they overlap with the other batches' network waits.
-        articles = self._annotate(a for a, _ in records)
+        if self.cache and raw:
+            self.cache.put(raw)
         with self._lock:
             for article in articles:
                 self._records[article.pmid] = article
             self.result.fetched += len(articles)
         self._report()
 
-    def _annotate(self, articles: Iterable[Article]) -> list[Article]:
-        if not self.roles:
-            return list(articles)
-        from .roles import annotate_many
+    def _digest(self, data: bytes, batch: Sequence[str]) -> tuple[list[Article], dict[str, bytes]]:
+        """Parse and annotate one efetch answer: in a worker process for big jobs, so the CPU
+        work of one batch overlaps with the network waits of the others on every core."""
+        if self._procs is not None:
+            rows, raw = self._procs.submit(_digest_in_worker, data, list(batch),
+                                           self.roles).result()
+            from .localfiles import decode_articles
 
-        return annotate_many(list(articles))
+            return decode_articles(rows), raw
+        return _digest(data, batch, self.roles)
+
 
     def _read_cache(self, pmids: Sequence[str]) -> int:
         """Load cached records for ``pmids``; returns how many were found."""
@@ -248,7 +280,7 @@ class Fetcher:
         if not blobs:
             return 0
         data = b"<PubmedArticleSet>" + b"".join(blobs) + b"</PubmedArticleSet>"
-        articles = self._annotate(a for a, _ in parse.parse_records(data, "cache"))
+        articles = _annotate(self.roles, [a for a, _ in parse.parse_records(data, "cache")])
         with self._lock:
             for article in articles:
                 self._records[article.pmid] = article
@@ -368,3 +400,27 @@ def _client(client: EutilsClient | None) -> Iterator[EutilsClient]:
     with EutilsClient() as own:
         yield own
 
+
+
+def _annotate(roles: bool, articles: Iterable[Article]) -> list[Article]:
+    if not roles:
+        return list(articles)
+    from .roles import annotate_many
+
+    return annotate_many(list(articles))
+
+
+def _digest(data: bytes, batch: Sequence[str], roles: bool
+            ) -> tuple[list[Article], dict[str, bytes]]:
+    wanted = set(batch)
+    records = [(a, xml) for a, xml in parse.parse_records(data, "efetch response")
+               if a.pmid in wanted]
+    return _annotate(roles, (a for a, _ in records)), {a.pmid: xml for a, xml in records}
+
+
+def _digest_in_worker(data: bytes, batch: list[str], roles: bool
+                      ) -> tuple[list[list[object]], dict[str, bytes]]:
+    from .localfiles import encode_articles
+
+    articles, raw = _digest(data, batch, roles)
+    return encode_articles(articles), raw
