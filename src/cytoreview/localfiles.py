@@ -118,6 +118,44 @@ class _StopAtBreak:
         return data
 
 
+class _Gunzip:
+    """Incremental gunzip that hands out every byte it could decompress before a cut.
+
+    ``gzip.GzipFile.read`` raises EOFError at a truncation and drops what it decompressed in
+    that same call, so a small truncated file lost all of its records. Multi-member files
+    (concatenated gzip streams) are read through.
+    """
+
+    _CHUNK = 1 << 16
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self._zlib = zlib.decompressobj(wbits=31)
+        self._buffer = b""
+        self._done = False
+
+    def read(self, size: int = -1) -> bytes:
+        want = size if size and size > 0 else 1 << 20
+        while len(self._buffer) < want and not self._done:
+            compressed = self._raw.read(self._CHUNK)
+            if not compressed:
+                self._done = True
+                if not self._zlib.eof:
+                    if self._buffer:
+                        break  # hand out what we have; the next read reports the cut
+                    raise EOFError("Compressed file ended before the end-of-stream marker")
+                break
+            self._buffer += self._zlib.decompress(compressed)
+            while self._zlib.eof and self._zlib.unused_data:
+                rest = self._zlib.unused_data
+                self._zlib = zlib.decompressobj(wbits=31)
+                self._buffer += self._zlib.decompress(rest)
+        if self._done and not self._buffer and not self._zlib.eof:
+            raise EOFError("Compressed file ended before the end-of-stream marker")
+        out, self._buffer = self._buffer[:want], self._buffer[want:]
+        return out
+
+
 def _stream_reason(exc: BaseException, offset: int, last_pmid: str | None) -> str:
     if isinstance(exc, EOFError):
         what = "truncated gzip: the compressed data ends early"
@@ -141,7 +179,7 @@ def iter_file(path: str, stats: ParseStats | None = None) -> Iterator[Article]:
             raw = stack.enter_context(open(path, "rb"))
             stream: Readable = raw
             if raw.peek(2)[:2] == _GZIP_MAGIC:
-                stream = stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
+                stream = _Gunzip(raw)
             guarded = _StopAtBreak(stream)
             try:
                 for article in iter_articles(guarded, path, stats):
