@@ -58,6 +58,27 @@ def test_external_entity_content_never_appears(tmp_path: Path, canary: tuple[Pat
         assert secret not in result.stdout and secret not in result.stderr
 
 
+def test_entity_declarations_are_refused_cleanly(tmp_path: Path) -> None:
+    # An internal-subset entity whose replacement text is broken markup once made lxml print
+    # "Exception ignored ... Tried to unregister unknown proxy": such files are refused whole.
+    good = SEEDS_XML.read_text(encoding="utf-8")
+    body = good[good.index("<PubmedArticleSet"):]
+    hostile = tmp_path / "entities.xml"
+    hostile.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE PubmedArticleSet [\n'
+        '<!ENTITY m "<i>markup"><!ENTITY e "</b>x<b>">\n]>\n'
+        + body.replace("<ArticleTitle>", "<ArticleTitle>&m; &e; ", 2), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "cytoreview", "parse", str(hostile), str(SEEDS_XML),
+         "-f", "jsonl", "--jobs", "1"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(hostile) in lines[0] and "entities" in lines[0], proc.stderr
+    # The good file after it is still output, in full.
+    assert len(proc.stdout.splitlines()) == 3
+
+
 @pytest.mark.parametrize("name", ["billion_laughs.xml", "quadratic_blowup.xml",
                                   "deep_nesting.xml"])
 def test_expansion_bombs_and_deep_nesting_are_refused_quickly(name: str) -> None:

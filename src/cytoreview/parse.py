@@ -636,13 +636,33 @@ def _raw_xml(record: Any) -> bytes:
     return _UNRESOLVED.sub(b"", raw)
 
 
+def _refuse_entity_declarations(elem: Any, source: str) -> None:
+    """PubMed XML never declares entities. A document whose internal DTD subset does is
+    refused whole: even unexpanded, an entity whose replacement text is markup leaves lxml
+    with nodes it cannot free cleanly ("Tried to unregister unknown proxy")."""
+    dtd = elem.getroottree().docinfo.internalDTD
+    if dtd is not None and next(iter(dtd.iterentities()), None) is not None:
+        raise UnreadableFile(
+            source, "the DOCTYPE declares entities (PubMed XML never does): refused"
+        )
+
+
 def _walk(
     stream: Readable, source: str, stats: ParseStats, raw: bool, check_root: bool
 ) -> Iterator[tuple[Article, bytes | None]]:
-    events = etree.iterparse(stream, events=("end",), tag=_RECORD_TAGS, **SAFE_PARSER_OPTIONS)
+    # "start" events only so that the DOCTYPE is checked before the first record is touched.
+    events = etree.iterparse(
+        stream, events=("start", "end"), tag=_RECORD_TAGS, **SAFE_PARSER_OPTIONS
+    )
     last_pmid: str | None = None
+    checked = False
     try:
-        for _, elem in events:
+        for event, elem in events:
+            if event == "start":
+                if not checked:
+                    _refuse_entity_declarations(elem, source)
+                    checked = True
+                continue
             parent = elem.getparent()
             if parent is not None and parent.getparent() is not None:
                 continue  # a record nested in a record is content of the outer one
@@ -666,6 +686,8 @@ def _walk(
     except etree.XMLSyntaxError as exc:
         raise _unreadable(source, exc, events.error_log, last_pmid) from exc
     root = events.root
+    if root is not None and not checked:
+        _refuse_entity_declarations(root, source)
     if check_root and stats.records == 0 and root is not None and root.tag not in _PUBMED_ROOTS:
         raise UnreadableFile(source, f"not PubMed XML: the root element is <{root.tag}>")
 
