@@ -18,6 +18,7 @@ from cytoreview.localfiles import (
     iter_file,
     parse_file,
     parse_files,
+    render_files,
 )
 from cytoreview.model import Article
 from cytoreview.parse import ParseStats, parse_bytes
@@ -167,6 +168,30 @@ def test_roles_on_worker_pool_keep_order_and_errors_in_place(tmp_path: Path) -> 
     assert [x for x in parallel if isinstance(x, Article)] == [
         x for x in serial if isinstance(x, Article)]
     assert any(isinstance(x, Article) and x.sentences for x in parallel)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
+@pytest.mark.parametrize(("jobs", "roles"), [(1, True), (2, True), (3, True), (2, False)])
+def test_output_rendered_by_workers_equals_the_writer_on_records(
+    tmp_path: Path, fmt: str, jobs: int, roles: bool
+) -> None:
+    from cytoreview.export import Provenance, write, write_rendered
+
+    broken = tmp_path / "broken.xml"
+    data = NEW.read_bytes()
+    broken.write_bytes(data[: data.index(b"<PMID Version=\"1\">31845223</PMID>")])
+    paths = [str(NEW), str(broken), str(OLD)]
+    records = [x for x in parse_files(paths, jobs=1, roles=roles) if isinstance(x, Article)]
+    expected, got = tmp_path / "expected", tmp_path / "got"
+    with open(expected, "w", encoding="utf-8", newline="") as out:
+        write(records, fmt, out, Provenance("parse", tuple(paths)))
+    items = list(render_files(paths, fmt, jobs=jobs, roles=roles, chunk_size=2))
+    errors = [x for x in items if isinstance(x, UnreadableFile)]
+    assert [e.path for e in errors] == [str(broken)]
+    with open(got, "w", encoding="utf-8", newline="") as out:
+        count = write_rendered([x for x in items if not isinstance(x, UnreadableFile)], fmt, out)
+    assert count == len(records)
+    assert got.read_bytes() == expected.read_bytes()
 
 
 @pytest.mark.skipif(not HAVE_ROLES, reason="roles.py not available yet")

@@ -386,26 +386,45 @@ def parse(
         cytoreview parse data/seeds/seeds.xml
         cytoreview parse pubmed25n0001.xml.gz pubmed25n0002.xml.gz -f jsonl -o out.jsonl
     """
-    from .localfiles import parse_files
+    from .export import RENDERED_FORMATS, write_rendered
+    from .localfiles import Rendered, parse_files, render_files
 
     cons = _consoles(ctx)
     errors: list[CytoreviewError] = []
     state = {"interrupted": False}
+    paths = [str(f) for f in files]
+
+    def failed(error: CytoreviewError) -> None:
+        errors.append(error)
+        cons.say(f"cytoreview: {error}", style="red")
 
     def records() -> Iterator[Article]:
         try:
-            for item in parse_files([str(f) for f in files], jobs=jobs, roles=not no_roles):
+            for item in parse_files(paths, jobs=jobs, roles=not no_roles):
                 if isinstance(item, CytoreviewError):
-                    errors.append(item)
-                    cons.say(f"cytoreview: {item}", style="red")
+                    failed(item)
+                else:
+                    yield item
+        except KeyboardInterrupt:
+            state["interrupted"] = True
+
+    def rendered() -> Iterator[Rendered]:
+        # The workers write the records' JSON/CSV text; this process only writes bytes.
+        try:
+            for item in render_files(paths, fmt.value, jobs=jobs, roles=not no_roles):
+                if isinstance(item, CytoreviewError):
+                    failed(item)
                 else:
                     yield item
         except KeyboardInterrupt:
             state["interrupted"] = True
 
     with _handled(cons):
-        _emit(cons, records(), fmt, output, "parse", [str(f) for f in files],
-              full=full, all_roles=all_roles)
+        if fmt.value in RENDERED_FORMATS:
+            with _open_output(output) as stream:
+                write_rendered(rendered(), fmt.value, stream)
+        else:
+            _emit(cons, records(), fmt, output, "parse", paths, full=full, all_roles=all_roles)
     if state["interrupted"]:
         cons.say("cytoreview: interrupted; the output holds the records parsed so far",
                  style="yellow")

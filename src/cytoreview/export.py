@@ -19,7 +19,9 @@ Choices a user notices:
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 import re
 import sys
 import unicodedata
@@ -70,27 +72,86 @@ def write(articles: Iterable[Article], fmt: str, out: TextIO, provenance: Proven
     return writer(articles, out, provenance)
 
 
-def _write_json(articles: Iterable[Article], out: TextIO, provenance: Provenance) -> int:
+#: Formats whose records are written independently of each other: a record's text depends
+#: on nothing but the record, so worker processes can render chunks of records
+#: (:func:`render_records`) and :func:`write_rendered` only frames and concatenates them.
+RENDERED_FORMATS = ("json", "jsonl", "csv")
+
+# json.dumps(obj, ensure_ascii=False) builds this encoder on every call; the output is the same.
+_JSON_LINE = json.JSONEncoder(ensure_ascii=False)
+_JSON_PRETTY = json.JSONEncoder(ensure_ascii=False, indent=2)
+
+
+def render_records(articles: Iterable[Article], fmt: str) -> str:
+    """The text ``fmt``'s writer puts out for these records, without the framing (JSON's
+    brackets and the commas between chunks, the CSV header): see :func:`write_rendered`."""
+    if fmt == "jsonl":
+        encode = _JSON_LINE.encode
+        return "".join([encode(a.to_dict()) + "\n" for a in articles])
+    if fmt == "json":
+        # json escapes newlines inside strings, so replacing them only re-indents.
+        pretty = _JSON_PRETTY.encode
+        return ",".join(["\n  " + pretty(a.to_dict()).replace("\n", "\n  ") for a in articles])
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+        writer.writerows([[row[c] for c in CSV_COLUMNS] for row in map(csv_row, articles)])
+        return buffer.getvalue()
+    raise ValueError(f"{fmt!r} is not one of {', '.join(RENDERED_FORMATS)}")
+
+
+def write_rendered(chunks: Iterable[tuple[str | bytes, int]], fmt: str, out: TextIO) -> int:
+    """Write chunks made by :func:`render_records` (text or its UTF-8 bytes, and how many
+    records each holds) as ``fmt``'s writer would write those records; returns the count."""
+    if fmt not in RENDERED_FORMATS:
+        raise ValueError(f"{fmt!r} is not one of {', '.join(RENDERED_FORMATS)}")
+    put = _writer(out)
     count = 0
-    out.write("[")
+    if fmt == "csv":
+        # The BOM is for spreadsheets opening a file; a pipe into another program is better
+        # off without one (csv.DictReader would see it in the first column's name).
+        put(("\ufeff" if out is not sys.stdout else "") + ",".join(CSV_COLUMNS) + "\r\n")
+    elif fmt == "json":
+        put("[")
     try:
-        for article in articles:
-            text = json.dumps(article.to_dict(), ensure_ascii=False, indent=2)
-            # json.dumps escapes newlines inside strings, so splitting on them only re-indents.
-            out.write(("," if count else "") + "\n  " + text.replace("\n", "\n  "))
-            count += 1
+        for data, n in chunks:
+            if not n:
+                continue
+            if fmt == "json" and count:
+                put(",")
+            put(data)
+            count += n
     finally:
         # Closed even when the source fails or Ctrl-C stops it: what was written stays valid.
-        out.write("\n]\n" if count else "]\n")
+        if fmt == "json":
+            put("\n]\n" if count else "]\n")
     return count
+
+
+def _writer(out: TextIO) -> Callable[[str | bytes], object]:
+    """Writes text or UTF-8 bytes to ``out``; bytes go straight to its binary buffer when the
+    text layer would only encode them back to the same bytes."""
+    buffer = getattr(out, "buffer", None)
+    encoding = (getattr(out, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+    direct = buffer is not None and encoding == "utf8" and os.linesep == "\n"
+
+    def put(data: str | bytes) -> object:
+        if isinstance(data, str):
+            return out.write(data)
+        if direct:
+            out.flush()
+            return buffer.write(data)  # type: ignore[union-attr]
+        return out.write(data.decode("utf-8"))
+
+    return put
+
+
+def _write_json(articles: Iterable[Article], out: TextIO, provenance: Provenance) -> int:
+    return write_rendered(((render_records([a], "json"), 1) for a in articles), "json", out)
 
 
 def _write_jsonl(articles: Iterable[Article], out: TextIO, provenance: Provenance) -> int:
-    count = 0
-    for article in articles:
-        out.write(json.dumps(article.to_dict(), ensure_ascii=False) + "\n")
-        count += 1
-    return count
+    return write_rendered(((render_records([a], "jsonl"), 1) for a in articles), "jsonl", out)
 
 
 def csv_row(article: Article) -> dict[str, str]:
@@ -125,17 +186,7 @@ def csv_row(article: Article) -> dict[str, str]:
 
 
 def _write_csv(articles: Iterable[Article], out: TextIO, provenance: Provenance) -> int:
-    # The BOM is for spreadsheets opening a file; a pipe into another program is better off
-    # without one (csv.DictReader would see it in the first column's name).
-    if out is not sys.stdout:
-        out.write("\ufeff")
-    writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writeheader()
-    count = 0
-    for article in articles:
-        writer.writerow(csv_row(article))
-        count += 1
-    return count
+    return write_rendered(((render_records([a], "csv"), 1) for a in articles), "csv", out)
 
 
 _PAGES = re.compile(r"^([A-Za-z]*)(\d+)\s*[-–]\s*([A-Za-z]*)(\d+)$")

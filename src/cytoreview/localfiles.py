@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from cytoreview.errors import UnreadableFile
 from cytoreview.model import (
@@ -53,11 +53,14 @@ from cytoreview.parse import ParseStats, Readable, iter_articles
 __all__ = [
     "CHUNK_SIZE",
     "FileResult",
+    "Rendered",
+    "annotated_chunks",
     "decode_articles",
     "encode_articles",
     "iter_file",
     "parse_file",
     "parse_files",
+    "render_files",
 ]
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -211,23 +214,53 @@ def _fewer_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def _annotator(roles: bool) -> Callable[[Article], Article] | None:
+_Annotate = Callable[[list[Article]], list[Article]]
+
+
+def _annotator(roles: bool) -> _Annotate | None:
     if not roles:
         return None
-    from cytoreview.roles import annotate  # the model loads only where roles are wanted
+    # The model loads only where roles are wanted. annotate_many decodes a whole chunk in a
+    # few array operations: several times cheaper than one annotate call per record.
+    from cytoreview.roles import annotate_many
 
-    return annotate
+    return annotate_many
+
+
+def annotated_chunks(
+    path: str, roles: bool = True, stats: ParseStats | None = None, size: int = CHUNK_SIZE
+) -> Iterator[list[Article]]:
+    """The records of one file in lists of up to ``size``, with sentence roles unless
+    ``roles=False``. On a break, the records before it come first, then
+    :class:`UnreadableFile` is raised as by :func:`iter_file`."""
+    annotate = _annotator(roles)
+    records = iter_file(path, stats)
+    while True:
+        batch: list[Article] = []
+        error: BaseException | None = None
+        try:
+            for article in records:
+                batch.append(article)
+                if len(batch) >= size:
+                    break
+        except Exception as exc:  # the records read before the break still count
+            error = exc
+        if batch:
+            yield annotate(batch) if annotate else batch
+        if error is not None:
+            raise error
+        if len(batch) < size:
+            return
 
 
 def parse_file(path: str, roles: bool = True) -> FileResult:
     """Read one file completely: its records (with sentence roles unless ``roles=False``),
     its :class:`ParseStats`, and the reason it broke, if it did. Never raises for a bad file."""
     result = FileResult(str(path))
-    annotate = _annotator(roles)
     with _fewer_collections():
         try:
-            for article in iter_file(result.path, result.stats):
-                result.articles.append(annotate(article) if annotate else article)
+            for chunk in annotated_chunks(result.path, roles, result.stats):
+                result.articles.extend(chunk)
         except UnreadableFile as exc:
             result.reason = exc.reason
     return result
@@ -306,34 +339,46 @@ def decode_articles(rows: list[list[Any]]) -> list[Article]:
 # --- worker processes -----------------------------------------------------------------------
 
 
-def _worker(jobs: list[tuple[int, str]], roles: bool, chunk_size: int, out: Any) -> None:
-    """Parse the assigned files in order; send (index, encoded records, stats, reason) chunks.
+class Rendered(NamedTuple):
+    """``count`` records as one payload. From :func:`render_files`: their output text in a
+    :data:`cytoreview.export.RENDERED_FORMATS` format (UTF-8), ready to be written as is by
+    :func:`cytoreview.export.write_rendered`. Between workers and parent: the wire format."""
+
+    data: bytes
+    records: int
+
+
+def _ship(articles: list[Article], fmt: str | None) -> bytes:
+    """What a worker sends for a chunk: the output text when the caller wants a format (the
+    parent then only writes bytes), else the records in the wire format."""
+    if fmt is not None:
+        from cytoreview.export import render_records
+
+        return render_records(articles, fmt).encode("utf-8")
+    # Pickled here, not by the queue's feeder thread: chunks waiting in a worker are then
+    # compact bytes rather than live objects several times their size.
+    return pickle.dumps(encode_articles(articles), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _worker(
+    jobs: list[tuple[int, str]], roles: bool, chunk_size: int, out: Any, fmt: str | None
+) -> None:
+    """Parse the assigned files in order; send (index, payload, count, stats, reason).
 
     ``stats`` is None except on the last message of a file.
     """
     _init_worker()
-    annotate = _annotator(roles)
     for index, path in jobs:
         stats = ParseStats()
-        chunk: list[Article] = []
         reason = None
         try:
-            for article in iter_file(path, stats):
-                chunk.append(annotate(article) if annotate else article)
-                if len(chunk) >= chunk_size:
-                    out.put((index, _pack(chunk), None, None))
-                    chunk = []
+            for chunk in annotated_chunks(path, roles, stats, chunk_size):
+                out.put((index, _ship(chunk, fmt), len(chunk), None, None))
         except UnreadableFile as exc:
             reason = exc.reason
         except Exception as exc:  # a bug must not take the other files down with it
             reason = f"internal error while parsing: {exc!r}"
-        out.put((index, _pack(chunk), stats, reason))
-
-
-def _pack(articles: list[Article]) -> bytes:
-    # Pickled here, not by the queue's feeder thread: chunks waiting in a worker are then
-    # compact bytes rather than live objects several times their size.
-    return pickle.dumps(encode_articles(articles), protocol=pickle.HIGHEST_PROTOCOL)
+        out.put((index, b"", 0, stats, reason))
 
 
 def _init_worker() -> None:
@@ -342,11 +387,12 @@ def _init_worker() -> None:
     gc.set_threshold(50_000, 20, 100)  # see _fewer_collections
 
 
-def _annotate_rows(rows: list[list[Any]]) -> list[list[Any]]:
-    """In a roles worker: records in, records with sentences and summary out (wire format)."""
-    from cytoreview.roles import annotate
+def _annotate_packed(data: bytes, fmt: str | None) -> bytes:
+    """In a roles worker: records in the wire format in, annotated records out (wire format,
+    or output text when ``fmt`` is given)."""
+    from cytoreview.roles import annotate_many
 
-    return encode_articles([annotate(a) for a in decode_articles(rows)])
+    return _ship(annotate_many(decode_articles(pickle.loads(data))), fmt)
 
 
 def _context() -> Any:
@@ -355,8 +401,7 @@ def _context() -> Any:
     return multiprocessing.get_context(method)
 
 
-_Chunk = list[list[Any]] | UnreadableFile
-_Item = Article | UnreadableFile
+_Shipped = Rendered | UnreadableFile
 
 
 def parse_files(
@@ -379,60 +424,106 @@ def parse_files(
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     stats = stats if stats is not None else ParseStats()
     if jobs <= 1 or not paths:
-        yield from _serial(paths, roles, stats)
+        for item in _serial(paths, roles, stats, chunk_size):
+            if isinstance(item, UnreadableFile):
+                yield item
+            else:
+                yield from item
         return
     with _fewer_collections():  # the parent rebuilds every record from the wire format
-        if roles and len(paths) < jobs:
-            # Too few files to keep every core busy: roles, the expensive part, go to a pool.
-            yield from _annotated(paths, jobs, stats, chunk_size)
-            return
-        for chunk in _parsed_chunks(paths, jobs, stats, chunk_size, roles):
-            if isinstance(chunk, UnreadableFile):
-                yield chunk
+        for shipped in _shipped(paths, jobs, roles, stats, chunk_size, None):
+            if isinstance(shipped, UnreadableFile):
+                yield shipped
             else:
-                yield from decode_articles(chunk)
+                yield from decode_articles(pickle.loads(shipped.data))
 
 
-def _annotated(paths: list[str], jobs: int, stats: ParseStats, chunk_size: int) -> Iterator[_Item]:
+def render_files(
+    paths: Iterable[str],
+    fmt: str,
+    jobs: int | None = None,
+    roles: bool = True,
+    stats: ParseStats | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[Rendered | UnreadableFile]:
+    """:func:`parse_files`, but the workers also turn the records into output text in ``fmt``
+    (one of :data:`cytoreview.export.RENDERED_FORMATS`): what the ``parse`` command writes,
+    in input order, with no record ever rebuilt or serialised in this process."""
+    from cytoreview.export import RENDERED_FORMATS, render_records
+
+    if fmt not in RENDERED_FORMATS:
+        raise ValueError(f"{fmt!r} cannot be rendered in chunks")
+    paths = [str(p) for p in paths]
+    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    stats = stats if stats is not None else ParseStats()
+    if jobs <= 1 or not paths:
+        for item in _serial(paths, roles, stats, chunk_size):
+            if isinstance(item, UnreadableFile):
+                yield item
+            else:
+                yield Rendered(render_records(item, fmt).encode("utf-8"), len(item))
+        return
+    yield from _shipped(paths, jobs, roles, stats, chunk_size, fmt)
+
+
+def _shipped(
+    paths: list[str], jobs: int, roles: bool, stats: ParseStats, chunk_size: int,
+    fmt: str | None,
+) -> Iterator[_Shipped]:
+    if roles and len(paths) < jobs:
+        # Too few files to keep every core busy: roles, the expensive part, go to a pool.
+        yield from _pooled(paths, jobs, stats, chunk_size, fmt)
+    else:
+        yield from _parsed_chunks(paths, jobs, stats, chunk_size, roles, fmt)
+
+
+_Pending = tuple["Future[bytes]", int] | UnreadableFile
+
+
+def _pooled(
+    paths: list[str], jobs: int, stats: ParseStats, chunk_size: int, fmt: str | None
+) -> Iterator[_Shipped]:
     # With fork, the executor starts all its processes at the first submit, before its own
     # manager thread: no thread is forked mid-flight.
     with ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_init_worker) as pool:
-        window: deque[Future[list[list[Any]]] | UnreadableFile] = deque()
+        window: deque[_Pending] = deque()
         try:
-            for chunk in _parsed_chunks(paths, jobs, stats, chunk_size, roles=False):
-                window.append(chunk if isinstance(chunk, UnreadableFile)
-                              else pool.submit(_annotate_rows, chunk))
+            # Chunks go from the parsers to the pool as the bytes they came in.
+            for item in _parsed_chunks(paths, jobs, stats, chunk_size, False, None):
+                window.append(item if isinstance(item, UnreadableFile)
+                              else (pool.submit(_annotate_packed, item.data, fmt), item.records))
                 # Enough chunks in flight to keep every worker busy, few enough to bound memory.
                 while len(window) > 2 * jobs:
-                    yield from _take(window)
+                    yield _take(window)
             while window:
-                yield from _take(window)
+                yield _take(window)
         finally:
-            for item in window:
-                if isinstance(item, Future):
-                    item.cancel()
+            for pending in window:
+                if not isinstance(pending, UnreadableFile):
+                    pending[0].cancel()
 
 
-def _take(window: deque[Future[list[list[Any]]] | UnreadableFile]) -> Iterator[_Item]:
+def _take(window: deque[_Pending]) -> _Shipped:
     item = window.popleft()
     if isinstance(item, UnreadableFile):
-        yield item
-    else:
-        yield from decode_articles(item.result())
+        return item
+    future, count = item
+    return Rendered(future.result(), count)
 
 
 def _parsed_chunks(
-    paths: list[str], jobs: int, stats: ParseStats, chunk_size: int, roles: bool
-) -> Iterator[_Chunk]:
-    """Encoded record chunks from parser processes (with roles if asked), in input order,
-    errors in their place."""
+    paths: list[str], jobs: int, stats: ParseStats, chunk_size: int, roles: bool,
+    fmt: str | None,
+) -> Iterator[_Shipped]:
+    """Chunks from parser processes (with roles if asked, rendered if ``fmt``), in input
+    order, errors in their place."""
     workers = min(jobs, len(paths))
     ctx = _context()
     queues = [ctx.Queue(maxsize=_QUEUE_DEPTH) for _ in range(workers)]
     procs = [
         ctx.Process(
             target=_worker,
-            args=(list(enumerate(paths))[w::workers], roles, chunk_size, queues[w]),
+            args=(list(enumerate(paths))[w::workers], roles, chunk_size, queues[w], fmt),
             daemon=True,
         )
         for w in range(workers)
@@ -445,15 +536,15 @@ def _parsed_chunks(
             w = index % workers
             while w not in dead:
                 try:
-                    got, rows, file_stats, reason = queues[w].get(timeout=_POLL_SECONDS)
+                    got, data, count, file_stats, reason = queues[w].get(timeout=_POLL_SECONDS)
                 except queue.Empty:
                     if not procs[w].is_alive() and queues[w].empty():
                         dead.add(w)
                     continue
                 if got != index:  # cannot happen unless a worker broke its order
                     raise RuntimeError(f"worker sent file {got} while file {index} was due")
-                if rows:
-                    yield pickle.loads(rows)
+                if count:
+                    yield Rendered(data, count)
                 if file_stats is not None:
                     stats.merge(file_stats)
                     if reason is not None:
@@ -472,12 +563,12 @@ def _parsed_chunks(
             q.join_thread()
 
 
-def _serial(paths: list[str], roles: bool, stats: ParseStats) -> Iterator[_Item]:
-    annotate = _annotator(roles)
+def _serial(
+    paths: list[str], roles: bool, stats: ParseStats, chunk_size: int
+) -> Iterator[list[Article] | UnreadableFile]:
     for path in paths:
         try:
             with _fewer_collections():
-                for article in iter_file(path, stats):
-                    yield annotate(article) if annotate else article
+                yield from annotated_chunks(path, roles, stats, chunk_size)
         except UnreadableFile as exc:
             yield exc
