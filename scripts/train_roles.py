@@ -30,12 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import roles_corpus
 
 from cytoreview.model import ROLES, Role
-from cytoreview.roles_features import HASH_BITS, N_POSITION, featurize
+from cytoreview.roles_features import HASH_BITS, N_EDGE, N_POSITION, featurize
 from cytoreview.roles_model import Chain, RoleModel, forward_backward, length_groups
 
 SEED = 20211298
 NB_BITS = 17
-N_EDGE = 3
 OUT = Path(__file__).resolve().parents[1] / "src" / "cytoreview" / "data" / "roles_model.npz"
 K = len(ROLES)
 D_SELF = (1 << HASH_BITS) + N_POSITION
@@ -53,6 +52,7 @@ class Design:
         labels: Sequence[Sequence[Role]],
         sections: Sequence[Sequence[int] | None],
         weights: Sequence[float] | None = None,
+        far: bool = False,
     ):
         rows_s, cols_s, rows_n, cols_n, doc_starts = [], [], [], [], [np.zeros(1, np.int64)]
         edges = []
@@ -89,17 +89,36 @@ class Design:
         self.x_self_t = self.x_self.T.tocsr()
         self.x_prev_t = self.x_prev.T.tocsr()
         self.x_next_t = self.x_next.T.tocsr()
+        self.far = far
+        if far:
+            # Two back / two ahead: shift the one-step matrices once more within an abstract.
+            ok2 = ok[1:] & ok[:-1]
+            i2 = np.arange(2, n)
+            sp2 = sparse.csr_matrix((np.ones(ok2.sum()), (i2[ok2], i2[ok2] - 2)), shape=(n, n))
+            sn2 = sparse.csr_matrix((np.ones(ok2.sum()), (i2[ok2] - 2, i2[ok2])), shape=(n, n))
+            self.x_prev2 = (sp2 @ x_nb).tocsr()
+            self.x_next2 = (sn2 @ x_nb).tocsr()
+            self.x_prev2_t = self.x_prev2.T.tocsr()
+            self.x_next2_t = self.x_next2.T.tocsr()
         self.y = np.array([ROLES.index(r) for doc in labels for r in doc], dtype=np.int64)
 
 
-def unpack(theta: Array) -> tuple[Array, Array, Array, Array, Array, Array]:
+def n_params(far: bool) -> int:
+    return (D_SELF + (4 if far else 2) * D_NB) * K + N_EDGE * K * K + 2 * K
+
+
+def unpack(theta: Array, far: bool) -> tuple[Array, list[Array], Array, Array, Array]:
+    """Own weights, neighbour tables (prev, next[, prev2, next2]), transitions, start, end."""
     a = D_SELF * K
-    b = a + D_NB * K
-    c = b + D_NB * K
+    w = theta[:a].reshape(D_SELF, K)
+    nbs = []
+    for _ in range(4 if far else 2):
+        nbs.append(theta[a : a + D_NB * K].reshape(D_NB, K))
+        a += D_NB * K
+    c = a
     return (
-        theta[:a].reshape(D_SELF, K),
-        theta[a:b].reshape(D_NB, K),
-        theta[b:c].reshape(D_NB, K),
+        w,
+        nbs,
         theta[c : c + N_EDGE * K * K].reshape(N_EDGE, K, K),
         theta[c + N_EDGE * K * K : c + N_EDGE * K * K + K],
         theta[c + N_EDGE * K * K + K :],
@@ -107,18 +126,19 @@ def unpack(theta: Array) -> tuple[Array, Array, Array, Array, Array, Array]:
 
 
 def crf_nll(theta: Array, d: Design, l2: float, l2_nb: float) -> tuple[float, Array]:
-    w, wp, wn, trans, start, end = unpack(theta)
-    e = d.x_self @ w + d.x_prev @ wp + d.x_next @ wn
+    w, nbs, trans, start, end = unpack(theta, d.far)
+    xs = [d.x_prev, d.x_next] + ([d.x_prev2, d.x_next2] if d.far else [])
+    xts = [d.x_prev_t, d.x_next_t] + ([d.x_prev2_t, d.x_next2_t] if d.far else [])
+    e = d.x_self @ w
+    for x, wt in zip(xs, nbs, strict=True):
+        e = e + x @ wt
     nll, g_e, g_trans, g_start, g_end = _chain(e, trans, start, end, d)
     grad = np.concatenate(
-        [
-            (d.x_self_t @ g_e + l2 * w).ravel(),
-            (d.x_prev_t @ g_e + l2_nb * wp).ravel(),
-            (d.x_next_t @ g_e + l2_nb * wn).ravel(),
-            g_trans.ravel(), g_start, g_end,
-        ]
+        [(d.x_self_t @ g_e + l2 * w).ravel()]
+        + [(xt @ g_e + l2_nb * wt).ravel() for xt, wt in zip(xts, nbs, strict=True)]
+        + [g_trans.ravel(), g_start, g_end]
     )
-    reg = 0.5 * l2 * float((w * w).sum()) + 0.5 * l2_nb * float((wp * wp).sum() + (wn * wn).sum())
+    reg = 0.5 * l2 * float((w * w).sum()) + 0.5 * l2_nb * sum(float((x * x).sum()) for x in nbs)
     return nll + reg, grad
 
 
@@ -173,7 +193,7 @@ def _chain(
 
 
 def train(d: Design, l2: float, l2_nb: float, iters: int) -> RoleModel:
-    size = (D_SELF + 2 * D_NB) * K + N_EDGE * K * K + 2 * K
+    size = n_params(d.far)
     # The CRF objective is convex, so zeros are as good a start as any, and buckets no training
     # feature hashes to stay exactly zero: the shipped file then compresses well.
     theta0 = np.zeros(size)
@@ -183,8 +203,9 @@ def train(d: Design, l2: float, l2_nb: float, iters: int) -> RoleModel:
         options={"maxiter": iters, "maxcor": 20},
     )
     print(f"  L-BFGS: {res.nit} iterations, nll {res.fun:.1f}, {time.time() - t0:.0f}s", flush=True)
-    w, wp, wn, trans, start, end = unpack(res.x)
-    return RoleModel(w, wp, wn, trans, start, end)
+    w, nbs, trans, start, end = unpack(res.x, d.far)
+    far = nbs[2:] if d.far else [None, None]
+    return RoleModel(w, nbs[0], nbs[1], trans, start, end, 1.0, far[0], far[1])
 
 
 def fit_temperature(model: RoleModel, docs: list[roles_corpus.Doc]) -> float:
@@ -224,8 +245,12 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=200)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--no-reviews", action="store_true", help="structured abstracts only")
-    ap.add_argument("--review-weight", type=float, default=0.05)
+    ap.add_argument("--review-weight", type=float, default=0.1)
     ap.add_argument("--final", action="store_true", help="retrain on train + calibration parts")
+    ap.add_argument(
+        "--no-far", dest="far", action="store_false",
+        help="neighbour words from the adjacent sentences only (not also two away)",
+    )
     args = ap.parse_args()
     docs = roles_corpus.load()
     parts: dict[str, list[roles_corpus.Doc]] = {"train": [], "calib": [], "dev": []}
@@ -266,7 +291,8 @@ def fit(
     # Weak labels weigh less than NLM's: they should shape reviews, not research abstracts.
     weights = [1.0] * len(tr) * 2 + [args.review_weight] * len(reviews)
     print(f"  training on {len(tr)} abstracts (x2) + {len(reviews)} reviews", flush=True)
-    return train(Design(texts, labels, secs, weights), args.l2, args.l2_nb, args.iters)
+    design = Design(texts, labels, secs, weights, far=args.far)
+    return train(design, args.l2, args.l2_nb, args.iters)
 
 
 def report(

@@ -224,3 +224,23 @@ def test_seed_reference_sentences_are_the_splitter_sentences() -> None:
         assert split_text(seed["abstract"]) == [s["text"] for s in seed["sentences"]]
         for s in seed["sentences"]:
             assert set(s["roles"]) <= set(ROLES)
+
+
+
+def test_model_file_round_trips_with_every_table(tmp_path: Path) -> None:
+    import numpy as np
+
+    model = roles_model.load_default()
+    assert model is not None
+    path = tmp_path / "m.npz"
+    model.save(path)
+    again = roles_model.RoleModel.load(path)
+    abstracts = [
+        [BACKGROUND, OBJECTIVE, METHODS, RESULTS, CONCLUSIONS],
+        [METHODS, RESULTS],
+        [CONCLUSIONS],
+    ]
+    assert again.predict_many(abstracts) == model.predict_many(abstracts)
+    shipped = roles_model.resources.files("cytoreview") / "data" / roles_model.MODEL_FILE
+    with np.load(path) as saved, np.load(str(shipped)) as orig:
+        assert sorted(saved.files) == sorted(orig.files)

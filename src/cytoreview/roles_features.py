@@ -14,7 +14,8 @@ one core), so nothing here loops over tokens in Python:
   their labels, the sentence's place in its section and the section's place in the abstract) are
   ids into a small extra table;
 * ``edge`` says, for each sentence, whether it continues its predecessor's section, opens a new
-  one, or that sections are unknown: the model keeps one transition matrix per case.
+  one, or that sections are unknown (then also which quarter of the abstract it is in): the model
+  keeps one transition matrix per case.
 
 Training (``scripts/train_roles.py``) and inference use this same function, so the features can
 never drift apart.
@@ -28,7 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["EDGE_FLAT", "EDGE_NEW", "EDGE_SAME", "HASH_BITS", "N_POSITION", "Batch", "featurize"]
+__all__ = [
+    "EDGE_FLAT", "EDGE_NEW", "EDGE_SAME", "HASH_BITS", "N_EDGE", "N_POSITION", "Batch", "featurize"
+]
 
 HASH_BITS = 18
 _MASK64 = (1 << 64) - 1
@@ -40,6 +43,8 @@ _SALT_UNI = np.uint64(0x51ED270B27E5D1B1)
 _SALT_BI = np.uint64(0x2545F4914F6CDD1D)
 _SALT_TRI = np.uint64(0x7F4A7C159E3779B9)
 _SALT_POS = np.uint64(0x3C6EF372FE94F82B)
+_SALT_OPEN = np.uint64(0xA54FF53A5F1D36F1)
+_OPEN_UPTO = 3  # opening words and bigrams crossed with the fine relative position
 _TRIGRAM_UPTO = 4  # trigrams only at a sentence's opening ("<s> to evaluate", "the aim of")
 _BOS = np.uint64(0xD6E8FEB86659FD93)
 _Q = np.uint64(0x880355F21E6D1965)
@@ -77,7 +82,14 @@ _OFF_NUMCTX = _OFF_INSEC + 1 + len(_INSEC_EDGES) + 1
 # Explicit cue phrases (``roles_baseline``), by the third of the abstract they sit in: a review's
 # "This article reviews ..." is its purpose even in last place.
 _OFF_CUE = _OFF_NUMCTX + 18
-N_POSITION = _OFF_CUE + 12
+# Flat-context joints: own numeric x previous / next sentence numeric (absent = 2), sentence
+# length x relative position, index from start / end x sentence count.
+_OFF_NBNUM = _OFF_CUE + 12
+_OFF_LENREL = _OFF_NBNUM + 18
+_OFF_STARTN = _OFF_LENREL + (len(_LEN_EDGES) + 1) * _REL_BINS
+_OFF_ENDN = _OFF_STARTN + _EDGE * _N_BINS
+N_POSITION = _OFF_ENDN + _EDGE * _N_BINS
+N_POS_COLS = 20  # position ids per sentence
 # Cue bigrams, matched by their 64-bit hashes (exact, unlike buckets): a regex over the text
 # would cost more than all other features together.
 _PURPOSE_BIGRAMS = (
@@ -96,8 +108,12 @@ _CONCLUSION_BIGRAMS = (
     "are warranted", "are needed", "is needed", "suggest that", "findings suggest",
     "results suggest", "may provide", "could be", "may be",
 )
-#: Transition kinds: sections unknown (or first sentence), same section, new section.
+#: Transition kinds: sections unknown (or first sentence), same section, new section; where
+#: sections are unknown, the transition also depends on where in the abstract it lands
+#: (EDGE_FLAT for the first quarter, then one kind per further quarter).
 EDGE_FLAT, EDGE_SAME, EDGE_NEW = 0, 1, 2
+_FLAT_BINS = 4
+N_EDGE = 3 + _FLAT_BINS - 1
 
 _pow_cache: dict[str, tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]] = {}
 
@@ -175,7 +191,7 @@ def featurize(
     sec_of = _section_index(abstracts, sections, n)
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return Batch(0, doc_starts, empty, empty, np.zeros((0, 16), np.int64), empty)
+        return Batch(0, doc_starts, empty, empty, np.zeros((0, N_POS_COLS), np.int64), empty)
     # "\n" separates sentences, and is not a token character, so no n-gram crosses sentences.
     joined = "\n".join(sentences).lower() + "\n"
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).copy()
@@ -227,7 +243,7 @@ def featurize(
     ar = np.arange(len(tok_sent))
     tok_index = ar - np.maximum.accumulate(np.where(first, ar, 0))
     opening = tok_index < _TRIGRAM_UPTO
-    pos_ids, tercile = _position_ids(doc_lens, sec_of, tok_sent, digit[t_start])
+    pos_ids, tercile, rel_bin = _position_ids(doc_lens, sec_of, tok_sent, digit[t_start])
     cue_cols = []
     for c, table in enumerate(_cue_hashes()):
         hit = np.zeros(n, dtype=np.int64)
@@ -238,20 +254,28 @@ def featurize(
     # Words conjoined with the third of the abstract they sit in: "we found" early is not late.
     with np.errstate(over="ignore"):
         pos_h = tok_h + tercile[tok_sent].astype(np.uint64) * _Q
+        # The opening words and bigram, by the eighth of the abstract they open.
+        opens = tok_index < _OPEN_UPTO
+        open_h = (bi_h[opens] + _Q) * (rel_bin[tok_sent[opens]].astype(np.uint64) + np.uint64(3))
     buckets = np.concatenate(
         (
             _bucket(tok_h, _SALT_UNI),
             _bucket(bi_h, _SALT_BI),
             _bucket(tri_h[opening], _SALT_TRI),
             _bucket(pos_h, _SALT_POS),
+            _bucket(open_h, _SALT_OPEN),
         )
     )
-    feat_sent = np.concatenate((tok_sent, tok_sent, tok_sent[opening], tok_sent))
+    feat_sent = np.concatenate(
+        (tok_sent, tok_sent, tok_sent[opening], tok_sent, tok_sent[opens])
+    )
     edge = np.zeros(n, dtype=np.int64)
     known = sec_of >= 0
     edge[1:] = np.where(
         known[1:] & known[:-1], np.where(sec_of[1:] == sec_of[:-1], EDGE_SAME, EDGE_NEW), EDGE_FLAT
     )
+    flat_q = np.minimum(rel_bin * _FLAT_BINS // _REL_BINS, _FLAT_BINS - 1)
+    edge = np.where(edge == EDGE_FLAT, np.where(flat_q == 0, EDGE_FLAT, 2 + flat_q), edge)
     edge[doc_starts[:-1][doc_lens > 0]] = EDGE_FLAT
     return Batch(n, doc_starts, feat_sent.astype(np.int64), buckets, pos_ids, edge)
 
@@ -274,7 +298,7 @@ def _position_ids(
     sec_of: npt.NDArray[np.int64],
     tok_sent: npt.NDArray[np.int64],
     tok_is_num: npt.NDArray[np.bool_],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     n = len(sec_of)
     n_tok = np.bincount(tok_sent, minlength=n)
     n_num = np.bincount(tok_sent, weights=tok_is_num, minlength=n).astype(np.int64)
@@ -304,8 +328,21 @@ def _position_ids(
     cols.append(
         _OFF_NUMCTX + numeric * 9 + np.minimum(before, 2) * 3 + np.minimum(after, 2)
     )
+    prev_num = np.full(n, 2, dtype=np.int64)
+    prev_num[1:] = numeric[:-1]
+    prev_num[idx == 0] = 2
+    next_num = np.full(n, 2, dtype=np.int64)
+    next_num[:-1] = numeric[1:]
+    next_num[idx == n_of - 1] = 2
+    len_bin = np.searchsorted(_LEN_EDGES, n_tok, side="right")
+    cols += [
+        _OFF_NBNUM + numeric * 9 + prev_num * 3 + next_num,
+        _OFF_LENREL + len_bin * _REL_BINS + rel_bin,
+        _OFF_STARTN + np.minimum(idx, _EDGE - 1) * _N_BINS + n_bin,
+        _OFF_ENDN + np.minimum(n_of - 1 - idx, _EDGE - 1) * _N_BINS + n_bin,
+    ]
     tercile = np.minimum((rel * 3).astype(np.int64), 2)
-    return np.stack(cols, axis=1).astype(np.int64), tercile
+    return np.stack(cols, axis=1).astype(np.int64), tercile, rel_bin
 
 
 def _section_ids(

@@ -2,8 +2,9 @@
 
 Scores: each sentence's emission is the sum of its own features' weights (hashed n-grams plus
 position/shape ids, :mod:`cytoreview.roles_features`) and of its neighbours' n-gram weights
-(separate tables for the previous and the next sentence); learned 5x5 transition matrices (one
-for sections unknown, one within a section, one across a section boundary) plus start/end scores
+(separate tables for the previous and the next sentence, and for those two away); learned 5x5
+transition matrices (within a section, across a section boundary, and where sections are
+unknown one per quarter of the abstract the transition lands in) plus start/end scores
 make the decoding sequence-aware (abstracts run background -> purpose -> methods
 -> findings -> conclusions, with exceptions the data teaches). Forward-backward gives each
 sentence's posterior marginals; the role is the most probable one and the confidence is its
@@ -26,6 +27,7 @@ import re
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -73,6 +75,8 @@ class RoleModel:
         start: Array,
         end: Array,
         temperature: float = 1.0,
+        w_prev2: npt.NDArray[np.floating] | None = None,
+        w_next2: npt.NDArray[np.floating] | None = None,
     ) -> None:
         if w_self.shape != ((1 << HASH_BITS) + N_POSITION, len(ROLES)):
             raise ValueError(f"role model has shape {w_self.shape}, features expect another")
@@ -82,10 +86,16 @@ class RoleModel:
         self.nb_mask = len(self.w_prev) - 1
         # Previous- and next-sentence tables side by side, plus a zero row that position ids
         # map to (neighbours contribute words only): one gather serves both.
-        self.w_nb = np.concatenate(
-            [np.hstack([self.w_prev, self.w_next]), np.zeros((1, 2 * len(ROLES)), np.float32)]
-        )
-        self.trans = np.asarray(trans, dtype=np.float64).reshape(3, len(ROLES), len(ROLES))
+        # Optionally the sentences two before and two after as well (same gather, wider rows).
+        self.far = w_prev2 is not None and w_next2 is not None
+        tables = [self.w_prev, self.w_next]
+        if w_prev2 is not None and w_next2 is not None:
+            self.w_prev2 = np.asarray(w_prev2, dtype=np.float32)
+            self.w_next2 = np.asarray(w_next2, dtype=np.float32)
+            tables += [self.w_prev2, self.w_next2]
+        width = len(tables) * len(ROLES)
+        self.w_nb = np.concatenate([np.hstack(tables), np.zeros((1, width), np.float32)])
+        self.trans = np.asarray(trans, dtype=np.float64).reshape(-1, len(ROLES), len(ROLES))
         self.start = np.asarray(start, dtype=np.float64)
         self.end = np.asarray(end, dtype=np.float64)
         self.temperature = float(temperature)
@@ -93,21 +103,26 @@ class RoleModel:
     @classmethod
     def load(cls, path: Path | str) -> RoleModel:
         with np.load(path) as z:
+            far = "w_prev2" in z.files
             return cls(
                 z["w_self"], z["w_prev"], z["w_next"], z["trans"], z["start"], z["end"],
                 float(z["temperature"]),
+                z["w_prev2"] if far else None, z["w_next2"] if far else None,
             )
 
     def save(self, path: Path | str) -> None:
         # float16 halves the file; the weights' precision is far beyond what decisions need.
-        np.savez_compressed(
-            path,
-            w_self=self.w_self.astype(np.float16),
-            w_prev=self.w_prev.astype(np.float16),
-            w_next=self.w_next.astype(np.float16),
-            trans=self.trans, start=self.start, end=self.end,
-            temperature=np.array(self.temperature),
-        )
+        arrays: dict[str, Any] = {
+            "w_self": self.w_self.astype(np.float16),
+            "w_prev": self.w_prev.astype(np.float16),
+            "w_next": self.w_next.astype(np.float16),
+            "trans": self.trans, "start": self.start, "end": self.end,
+            "temperature": np.array(self.temperature),
+        }
+        if self.far:
+            arrays["w_prev2"] = self.w_prev2.astype(np.float16)
+            arrays["w_next2"] = self.w_next2.astype(np.float16)
+        np.savez_compressed(path, **arrays)
 
     def emissions(self, batch: Batch) -> Array:
         """Per-sentence role scores (n, 5) before the chain."""
@@ -129,7 +144,11 @@ class RoleModel:
         cont = np.ones(n, dtype=bool)
         cont[batch.doc_starts[:-1][batch.doc_starts[:-1] < n]] = False
         e[1:] += np.where(cont[1:, None], nb[:-1, :k], 0.0)
-        e[:-1] += np.where(cont[1:, None], nb[1:, k:], 0.0)
+        e[:-1] += np.where(cont[1:, None], nb[1:, k : 2 * k], 0.0)
+        if self.far and n > 2:
+            cont2 = cont[2:] & cont[1:-1]  # i and i - 2 in one abstract
+            e[2:] += np.where(cont2[:, None], nb[:-2, 2 * k : 3 * k], 0.0)
+            e[:-2] += np.where(cont2[:, None], nb[2:, 3 * k :], 0.0)
         return e
 
     def predict_many(
