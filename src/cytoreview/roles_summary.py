@@ -15,6 +15,7 @@ Key-sentence rule (documented in the README, relied on by compact batch views):
 from __future__ import annotations
 
 import re
+from itertools import repeat
 
 from cytoreview.model import ROLES, Article, Role, Sentence, Summary
 from cytoreview.roles_baseline import CONCLUSION_CUE, PURPOSE_CUE
@@ -43,17 +44,107 @@ _PURPOSE_HINTS = ("review", "aim", "purpose", "objective", "goal", "sought", "he
 def results_score(text: str) -> float:
     """How much a sentence reads like a result: statistics weigh most, then numbers, comparisons."""
     low = text.lower()
-    words = [w.strip(_PUNCT) for w in low.split()]
+    words = list(map(str.strip, low.split(), repeat(_PUNCT)))
     numbers = min(len(_NUMBER.findall(text)), 8)
-    stats = min(sum(m in low for m in _STAT_MARKS) + sum(w in _STAT_WORDS for w in words), 4)
-    comparisons = min(sum(w in _COMPARISON_WORDS for w in words), 4)
+    stats = min(
+        sum(map(low.__contains__, _STAT_MARKS)) + sum(map(_STAT_WORDS.__contains__, words)), 4
+    )
+    comparisons = min(sum(map(_COMPARISON_WORDS.__contains__, words)), 4)
     pct = 1 if "%" in text else 0
     return 2.0 * stats + 0.5 * numbers + 1.0 * comparisons + pct
 
 
+# PURPOSE_CUE is one IGNORECASE alternation that the regex engine tries at every position of
+# every sentence: it cost more than the role model. For ASCII text the same question is asked
+# faster: each top-level alternative runs on the lowercased text (the pattern has no capitals),
+# and only when the literal words it cannot match without are there ("at": tried only where
+# they start, "in": only if they occur, "starts": only if the text starts with one). An
+# alternative without a
+# gate here always runs, so a change to PURPOSE_CUE can make this slower, never different.
+_Gate = tuple[str, tuple[str, ...]]
+_AIM_WORDS = ("aim", "purpose", "objective", "goal")
+_GATES: dict[str, _Gate] = {
+    r"\b(?:this|the present|the current|our) ": (
+        "at", ("this ", "the present ", "the current ", "our ")),
+    r"\b(?:are|is|were) (?:reviewed|discussed|summari[sz]ed|highlighted|described)\b": (
+        "in", ("reviewed", "discussed", "summarized", "summarised", "highlighted", "described")),
+    r"\b(?:highlighted|reviewed|summari[sz]ed|discussed) (?:in|here)\b": (
+        "in", ("reviewed", "discussed", "summarized", "summarised", "highlighted")),
+    r"\b(?:we|the authors) ": ("at", ("we ", "the authors ")),
+    r"\b(?:aim|purpose|objective|goal)s? (?:of|in) ": ("in", _AIM_WORDS),
+    r"^(?:here(?:in)?|in this ": ("starts", ("here", "in this ")),
+    r"^(?:to|we aimed to) ": ("starts", ("to ", "we aimed to ")),
+    r"^(?:objectives?|aims?|purposes?)\b": ("starts", ("objective", "aim", "purpose")),
+    r"^(?:the|our) ": ("in", _AIM_WORDS),
+}  # fmt: skip
+
+
+def _top_level_alternatives(pattern: str) -> list[str] | None:
+    """``a|b|c`` -> [a, b, c] at nesting depth 0; None if a group other than ``(?:`` occurs."""
+    parts: list[str] = []
+    depth = start = i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":  # a class ends at the first "]" after its first character
+            i = pattern.index("]", i + 2) + 1
+            continue
+        if ch == "(":
+            if pattern[i + 1 : i + 2] == "?" and pattern[i + 2 : i + 3] != ":":
+                return None
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def _purpose_alternatives() -> list[tuple[re.Pattern[str], _Gate]] | None:
+    pattern = PURPOSE_CUE.pattern
+    if PURPOSE_CUE.flags & ~(re.IGNORECASE | re.UNICODE) or re.search(r"\\[0-9]", pattern):
+        return None
+    if any(ch.isupper() for ch in re.sub(r"\\.", "", pattern)):
+        return None
+    parts = _top_level_alternatives(pattern)
+    if parts is None:
+        return None
+    gates = [next((g for key, g in _GATES.items() if part.startswith(key)), ("", ()))
+             for part in parts]
+    return [(re.compile(part), gate) for part, gate in zip(parts, gates, strict=True)]
+
+
+_PURPOSE_ALTERNATIVES = _purpose_alternatives()
+
+
 def _states_purpose(text: str) -> bool:
     low = text.lower()
-    return any(h in low for h in _PURPOSE_HINTS) and bool(PURPOSE_CUE.search(text))
+    if not any(h in low for h in _PURPOSE_HINTS):
+        return False
+    if _PURPOSE_ALTERNATIVES is None or not text.isascii():
+        return bool(PURPOSE_CUE.search(text))
+    for regex, (kind, needles) in _PURPOSE_ALTERNATIVES:
+        if kind == "at":
+            # Such a match can only start where one of the needles does.
+            for needle in needles:
+                at = low.find(needle)
+                while at >= 0:
+                    if regex.match(low, at):
+                        return True
+                    at = low.find(needle, at + 1)
+            continue
+        if kind == "in" and not any(n in low for n in needles):
+            continue
+        if kind == "starts" and not low.startswith(needles):
+            continue
+        if regex.search(low):
+            return True
+    return False
 
 
 def build_summary(article: Article, sentences: tuple[Sentence, ...]) -> Summary:
@@ -65,7 +156,7 @@ def build_summary(article: Article, sentences: tuple[Sentence, ...]) -> Summary:
         by_role[s.role].append(s)
 
     def joined(role: Role) -> str:
-        return " ".join(text[s.start : s.end] for s in by_role[role])
+        return " ".join([text[s.start : s.end] for s in by_role[role]])
 
     key_purpose = ""
     # A cue inside a sentence labelled by NLM as something else (e.g. "This study shows ..." in
@@ -87,29 +178,33 @@ def build_summary(article: Article, sentences: tuple[Sentence, ...]) -> Summary:
         key_purpose = text[best.start : best.end]
 
     key_findings = ""
-    if by_role["findings"]:
-        scores = [results_score(text[s.start : s.end]) for s in by_role["findings"]]
+    findings = by_role["findings"]
+    if len(findings) == 1:
+        key_findings = text[findings[0].start : findings[0].end]
+    elif findings:
+        scores = [results_score(text[s.start : s.end]) for s in findings]
         best_i = max(range(len(scores)), key=lambda i: (scores[i], -i))
-        s = by_role["findings"][best_i]
-        key_findings = text[s.start : s.end]
+        key_findings = text[findings[best_i].start : findings[best_i].end]
 
     key_conclusions = ""
-    if by_role["conclusions"]:
-        concl = by_role["conclusions"]
-        cue = [s for s in concl if CONCLUSION_CUE.search(text[s.start : s.end])]
-        s = (cue or concl)[0]
-        key_conclusions = text[s.start : s.end]
+    concl = by_role["conclusions"]
+    if concl:
+        first = concl[0]
+        if len(concl) > 1:
+            first = next((s for s in concl if CONCLUSION_CUE.search(text[s.start : s.end])), first)
+        key_conclusions = text[first.start : first.end]
 
-    sources = {s.source for s in sentences}
-    source = "mixed" if len(sources) > 1 else next(iter(sources))
+    source = sentences[0].source
+    if any(s.source != source for s in sentences):
+        source = "mixed"
     return Summary(
-        background=joined("background"),
-        purpose=joined("purpose"),
-        methods=joined("methods"),
-        findings=joined("findings"),
-        conclusions=joined("conclusions"),
-        key_purpose=key_purpose,
-        key_findings=key_findings,
-        key_conclusions=key_conclusions,
-        source=source,
+        joined("background"),
+        joined("purpose"),
+        joined("methods"),
+        joined("findings"),
+        joined("conclusions"),
+        key_purpose,
+        key_findings,
+        key_conclusions,
+        source,
     )
