@@ -194,7 +194,7 @@ def build_summary(article: Article, sentences: tuple[Sentence, ...]) -> Summary:
             first = next((s for s in concl if CONCLUSION_CUE.search(text[s.start : s.end])), first)
         key_conclusions = text[first.start : first.end]
 
-    source = sentences[0].source
+    source: str = sentences[0].source
     if any(s.source != source for s in sentences):
         source = "mixed"
     return Summary(
