@@ -171,3 +171,21 @@ def test_refused_connection_is_one_line_naming_the_url(tmp_path: Path) -> None:
     assert any(url in line and "connection refused" in line for line in lines)
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
+def test_big_batch_writes_what_the_cache_would_write(eutils: EutilsServer, tmp_path: Path,
+                                                     fmt: str) -> None:
+    # Enough records for the worker processes, which also render the output as records
+    # arrive: the bytes must be those the same records give when read back from the cache.
+    pmids = sorted(eutils.store.records, key=int)[:700]
+    listing = tmp_path / "ids.txt"
+    listing.write_text("\n".join(pmids), encoding="utf-8")
+    code, fetched, err = run("batch", str(listing), "-f", fmt, "--quiet")
+    assert code == 0, err
+    assert eutils.count("efetch") == 4
+    code, cached, err = run("batch", str(listing), "-f", fmt, "--quiet", "--offline")
+    assert code == 0, err
+    assert fetched == cached
+    if fmt == "jsonl":
+        assert [json.loads(line)["pmid"] for line in fetched.splitlines()] == pmids

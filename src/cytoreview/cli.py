@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.console import Console
@@ -24,6 +24,9 @@ from . import __version__
 from .errors import CytoreviewError, ExitStatus, InvalidInput
 from .ids import Identifier
 from .model import Article
+
+if TYPE_CHECKING:
+    from .service import FetchResult
 
 app = typer.Typer(
     name="cytoreview",
@@ -199,9 +202,12 @@ def _run_fetch(ctx: typer.Context, command: str, inputs: list[str], fetch_job: s
     """Shared by fetch, batch and search: run the service, write what came back, name
     failures, exit with INTERFACE.md's code. On Ctrl-C the partial result is written."""
     from .cache import Cache
-    from .service import FetchResult, Interrupted, fetch, search
+    from .export import RENDERED_FORMATS
+    from .service import Interrupted, fetch, search
 
     cons = _consoles(ctx)
+    # Big fetches render these formats in their worker processes, as records arrive.
+    render = fmt.value if fmt.value in RENDERED_FORMATS else None
     with _handled(cons):
         cache = None if no_cache else Cache.from_env()
         bar = _progress(cons, quiet)
@@ -212,10 +218,11 @@ def _run_fetch(ctx: typer.Context, command: str, inputs: list[str], fetch_job: s
                 if fetch_job == "search":
                     assert query is not None
                     result = search(query, max_results=max_results, cache=cache,
-                                    refresh=refresh, offline=offline, progress=bar)
+                                    refresh=refresh, offline=offline, progress=bar,
+                                    render=render)
                 else:
                     result = fetch(identifiers, cache=cache, refresh=refresh,
-                                   offline=offline, progress=bar)
+                                   offline=offline, progress=bar, render=render)
         except Interrupted as exc:
             interrupted, result = exc, exc.result
         finally:
@@ -223,8 +230,11 @@ def _run_fetch(ctx: typer.Context, command: str, inputs: list[str], fetch_job: s
                 cache.close()
         if result.fatal:
             cons.say(f"cytoreview: {result.fatal}", style="red")
-        written = _emit(cons, result.articles, fmt, output, command, inputs,
-                        full=full, all_roles=all_roles)
+        if render is not None and result.rendered:
+            written = _emit_rendered(result, render, output)
+        else:
+            written = _emit(cons, result.articles, fmt, output, command, inputs,
+                            full=full, all_roles=all_roles)
         if interrupted:
             raise interrupted
         for failure in result.failures:
@@ -234,6 +244,17 @@ def _run_fetch(ctx: typer.Context, command: str, inputs: list[str], fetch_job: s
         if not quiet and output is not None:
             cons.say(f"wrote {written} record(s) to {output}", style="dim")
         raise typer.Exit(result.exit_status)
+
+
+def _emit_rendered(result: FetchResult, fmt: str, output: Path | None) -> int:
+    """Write ``result``'s articles in ``fmt``, using the text its workers already rendered
+    (the same bytes :func:`_emit` would write; records from the cache are rendered here)."""
+    from .export import render_records, write_rendered
+
+    texts = result.rendered
+    with _open_output(output) as stream:
+        return write_rendered(((texts.get(a.pmid) or render_records([a], fmt), 1)
+                               for a in result.articles), fmt, stream)
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,6 +23,8 @@ from concurrent.futures import (
 )
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from . import parse
 from .cache import Cache
@@ -65,6 +68,10 @@ class FetchResult:
     requests: int = 0
     fatal: str | None = None  # a service-wide failure (e.g. connection refused), said once
     note: str | None = None  # e.g. "PubMed has 12,345 results; showing the first 9,999"
+    #: Output text of records rendered by worker processes, by PMID, in the format the fetch
+    #: was asked to ``render`` (see :func:`cytoreview.export.render_records`); other records
+    #: are not in it.
+    rendered: dict[str, str] = field(default_factory=dict)
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -97,6 +104,7 @@ class Fetcher:
         refresh: bool = False,
         offline: bool = False,
         roles: bool = True,
+        render: str | None = None,
         batch_size: int = GET_MAX_IDS,
         workers: int = 6,
         progress: Progress | None = None,
@@ -106,6 +114,7 @@ class Fetcher:
         self.refresh = refresh
         self.offline = offline
         self.roles = roles
+        self.render = render
         self.batch_size = batch_size
         self.workers = workers
         self.progress = progress
@@ -114,6 +123,8 @@ class Fetcher:
         self._lock = threading.Lock()
         self._wanted = 0
         self._procs: ProcessPoolExecutor | None = None
+        self._threads: ThreadPoolExecutor | None = None
+        self._pending: dict[Future[Any], tuple[str, Sequence[str], int | None]] = {}
         self.result = FetchResult()
 
     # -- public ---------------------------------------------------------------------------------
@@ -189,25 +200,29 @@ class Fetcher:
             return
         batches = [missing[i : i + self.batch_size]
                    for i in range(0, len(missing), self.batch_size)]
+        # Forked first, while this process has one thread; the workers load the role model
+        # while the first requests are on the wire.
         self._procs = self._process_pool(len(missing))
-        pool = ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(batches))),
-                                  thread_name_prefix="efetch")
-        pending: set[Future[None]] = {pool.submit(self._fetch_batch, b) for b in batches}
+        self._threads = ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(batches))),
+                                           thread_name_prefix="efetch")
+        self._pending = {}
+        for batch in batches:
+            self._submit_fetch(batch, None)
         try:
-            while pending:
+            while self._pending:
                 # A timeout keeps the main thread responsive to Ctrl-C.
-                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                done, _ = wait(set(self._pending), timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
-                    future.result()
+                    self._settle(future)
         except BaseException:
             # Ctrl-C must not wait for requests in flight (a stalled one could take minutes):
             # cancel the queue, make waiting workers give up, and leave without joining.
             self.client.cancel()
-            pool.shutdown(wait=False, cancel_futures=True)
+            self._threads.shutdown(wait=False, cancel_futures=True)
             if self._procs is not None:
                 self._procs.shutdown(wait=False, cancel_futures=True)
             raise
-        pool.shutdown()
+        self._threads.shutdown()
         if self._procs is not None:
             self._procs.shutdown()
 
@@ -216,42 +231,85 @@ class Fetcher:
         cores = os.cpu_count() or 1
         if records < PROCESS_MIN_RECORDS or cores < 2 or not sys.platform.startswith("linux"):
             return None
-        if self.roles:
-            from .roles import using_model
-
-            using_model()  # load the model once, before forking, so workers share it
-        # fork: workers start in milliseconds, before any fetch thread exists.
-        procs = ProcessPoolExecutor(max_workers=cores, mp_context=mp.get_context("fork"))
-        procs.submit(int).result()  # start them now, while this process has one thread
+        # fork: workers start in milliseconds, before any fetch thread exists. Each loads the
+        # role model itself (in parallel, during the first requests' latency) unless this
+        # process already has it.
+        cache_dir = str(self.cache.directory) if self.cache is not None else None
+        procs = ProcessPoolExecutor(max_workers=cores, mp_context=mp.get_context("fork"),
+                                    initializer=_warm_worker, initargs=(self.roles, cache_dir))
+        procs.submit(int)  # start them now, while this process has one thread
         return procs
 
-    def _fetch_batch(self, batch: Sequence[str], attempts: int | None = None) -> None:
-        """Fetch a batch; if the service keeps failing on it, halve it to isolate bad IDs.
+    # Each pending future is one step of one batch: ("fetch", batch, attempts) runs in a
+    # thread (the request, and for small jobs the parsing too); ("digest", ...) in a worker
+    # process. Fetch threads never wait for parsing, so requests keep going out at the rate
+    # limit while earlier answers are parsed and annotated on every core.
 
-        A batch that already failed in full is retried in halves with fewer attempts each:
-        the halving, not the retrying, is what finds the record NCBI chokes on.
-        """
+    def _submit_fetch(self, batch: Sequence[str], attempts: int | None) -> None:
+        assert self._threads is not None
+        future = self._threads.submit(self._fetch_batch, batch, attempts)
+        self._pending[future] = ("fetch", batch, attempts)
+
+    def _fetch_batch(self, batch: Sequence[str], attempts: int | None
+                     ) -> bytes | tuple[list[Article], dict[str, bytes]] | None:
+        """One efetch; parsed here too when there are no worker processes. None: give up
+        quietly (cancelled, or the service is unreachable)."""
         if self.result.fatal:
-            return
+            return None
         try:
             data = self.client.efetch(batch, attempts=attempts)
-            # A body can end well and still be broken inside: that is NCBI's fault too.
-            articles, raw = self._digest(data, batch)
         except Cancelled:
-            return
+            return None
         except ServiceUnavailable as exc:
             self.result.fatal = str(exc)
-            return
+            return None
+        if self._procs is not None:
+            return data
+        return _digest(data, batch, self.roles)
+
+    def _settle(self, future: Future[Any]) -> None:
+        """A step finished: start the next one, store the records, or split a failing batch.
+
+        A body can end well and still be broken inside: that is NCBI's fault too, so parse
+        errors split the batch like service errors. A batch that already failed in full is
+        retried in halves with fewer attempts each: the halving, not the retrying, is what
+        finds the record NCBI chokes on.
+        """
+        step, batch, attempts = self._pending.pop(future)
+        try:
+            outcome = future.result()
         except (ServiceError, UnreadableFile) as exc:
+            if self.result.fatal:
+                return
             if len(batch) > 1:
                 middle = len(batch) // 2
                 for half in (batch[:middle], batch[middle:]):
                     # A single record gets every attempt before it is declared lost.
-                    self._fetch_batch(half, SPLIT_ATTEMPTS if len(half) > 1 else None)
+                    self._submit_fetch(half, SPLIT_ATTEMPTS if len(half) > 1 else None)
             else:
                 with self._lock:
                     self._errors[batch[0]] = str(exc)
             return
+        if outcome is None:
+            return
+        if step == "fetch" and self._procs is not None:
+            digest = self._procs.submit(_digest_in_worker, outcome, list(batch), self.roles,
+                                        self.render)
+            self._pending[digest] = ("digest", batch, attempts)
+            return
+        if step == "digest":
+            from .localfiles import decode_articles
+
+            rows, texts = outcome
+            articles, raw = decode_articles(rows), {}  # the worker cached them
+            if texts is not None:
+                with self._lock:
+                    self.result.rendered.update(zip((a.pmid for a in articles), texts, strict=True))
+        else:
+            articles, raw = outcome
+        self._store(articles, raw)
+
+    def _store(self, articles: list[Article], raw: dict[str, bytes]) -> None:
         if self.cache and raw:
             self.cache.put(raw)
         with self._lock:
@@ -259,18 +317,6 @@ class Fetcher:
                 self._records[article.pmid] = article
             self.result.fetched += len(articles)
         self._report()
-
-    def _digest(self, data: bytes, batch: Sequence[str]) -> tuple[list[Article], dict[str, bytes]]:
-        """Parse and annotate one efetch answer: in a worker process for big jobs, so the CPU
-        work of one batch overlaps with the network waits of the others on every core."""
-        if self._procs is not None:
-            rows, raw = self._procs.submit(_digest_in_worker, data, list(batch),
-                                           self.roles).result()
-            from .localfiles import decode_articles
-
-            return decode_articles(rows), raw
-        return _digest(data, batch, self.roles)
-
 
     def _read_cache(self, pmids: Sequence[str]) -> int:
         """Load cached records for ``pmids``; returns how many were found."""
@@ -349,17 +395,20 @@ def fetch(
     offline: bool = False,
     roles: bool = True,
     progress: Progress | None = None,
+    render: str | None = None,
 ) -> FetchResult:
     """Fetch and summarize records for PMIDs, DOIs, PMCIDs or URLs, in input order.
 
     Invalid identifiers raise :class:`~cytoreview.errors.InvalidIdentifier` before any request.
     Settings come from the environment (``CYTOREVIEW_EUTILS_URL``, ``NCBI_API_KEY``, ...)
-    unless a ``client`` is given.
+    unless a ``client`` is given. ``render`` (one of
+    :data:`cytoreview.export.RENDERED_FORMATS`): records parsed in worker processes also
+    bring their output text, in ``result.rendered``.
     """
     identifiers = unique(i if isinstance(i, Identifier) else parse_identifier(i) for i in ids)
     with _client(client) as active:
         fetcher = Fetcher(active, cache, refresh=refresh, offline=offline, roles=roles,
-                          progress=progress)
+                          progress=progress, render=render)
         return fetcher.run(identifiers)
 
 
@@ -373,6 +422,7 @@ def search(
     offline: bool = False,
     roles: bool = True,
     progress: Progress | None = None,
+    render: str | None = None,
 ) -> FetchResult:
     """Search PubMed, then fetch and summarize the hits (NCBI's default order)."""
     wanted = max(0, min(max_results, MAX_SEARCH))
@@ -380,7 +430,7 @@ def search(
         found = active.esearch(query, retmax=wanted)
         identifiers = [Identifier("pmid", pmid, pmid) for pmid in found.ids[:wanted]]
         fetcher = Fetcher(active, cache, refresh=refresh, offline=offline, roles=roles,
-                          progress=progress)
+                          progress=progress, render=render)
         result = fetcher.run(identifiers)
     if not found.ids:
         result.note = f"no PubMed results for {query!r}"
@@ -418,9 +468,48 @@ def _digest(data: bytes, batch: Sequence[str], roles: bool
     return _annotate(roles, (a for a, _ in records)), {a.pmid: xml for a, xml in records}
 
 
-def _digest_in_worker(data: bytes, batch: list[str], roles: bool
-                      ) -> tuple[list[list[object]], dict[str, bytes]]:
+#: The cache of a worker process: its own SQLite connection, opened after the fork.
+_worker_cache: Cache | None = None
+
+
+def _warm_worker(roles: bool, cache_dir: str | None) -> None:
+    """Worker initializer: open the cache and load the role model before the first batch.
+
+    Ctrl-C is the parent's to handle: a worker finishes (and caches) the batch it has, then
+    the parent's shutdown ends it.
+    """
+    global _worker_cache
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if cache_dir is not None:
+        _worker_cache = Cache(Path(cache_dir))
+    # One small record through the whole path: the model, lazy imports and first-call setup
+    # are paid for while the first requests are on the wire, not by the first batch.
+    _digest(_WARM_UP_RECORD, ["1"], roles)
+
+
+_WARM_UP_RECORD = (
+    b"<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID><Article>"
+    b"<Journal><Title>Warm-up</Title></Journal><ArticleTitle>Warm-up.</ArticleTitle><Abstract>"
+    b"<AbstractText>We asked whether warming up helps. We measured it in two groups. "
+    b"It did help (p &lt; 0.05). Warming up is useful.</AbstractText></Abstract>"
+    b"<AuthorList><Author><LastName>Doe</LastName><ForeName>J</ForeName></Author></AuthorList>"
+    b"</Article></MedlineCitation></PubmedArticle></PubmedArticleSet>"
+)
+
+
+def _digest_in_worker(data: bytes, batch: list[str], roles: bool, render: str | None
+                      ) -> tuple[list[list[object]], list[str] | None]:
+    """Parse, annotate and cache one efetch answer; only the records travel back (their raw
+    XML stays here, which halves what crosses the pipe and keeps SQLite writes off the parent's
+    busy main thread), with each one's output text when ``render`` names a format."""
     from .localfiles import encode_articles
 
     articles, raw = _digest(data, batch, roles)
-    return encode_articles(articles), raw
+    if _worker_cache is not None and raw:
+        _worker_cache.put(raw)
+    texts = None
+    if render is not None:
+        from .export import render_records
+
+        texts = [render_records([a], render) for a in articles]
+    return encode_articles(articles), texts
