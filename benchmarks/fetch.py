@@ -1,10 +1,19 @@
 """Fetch 3,000 PMIDs at NCBI's speed limit: cytoreview vs Biopython's idiomatic chunked loop.
 
-Both run, one after the other, against the same local E-utilities stand-in started in its own
+All run, one after the other, against the same local E-utilities stand-in started in its own
 process (as NCBI is not in ours), with NCBI's rate limit (10 requests/s with an API key) and
-250 ms latency per answer. Printed: wall time, requests, 429s,
-records returned, the ratio, and the rate-limit floor (the time NCBI's limit alone imposes on
-cytoreview's requests). Also counts what metapub's one-PMID-per-call fetcher would send.
+250 ms latency per answer:
+
+* cytoreview as a library (``Fetcher.run`` in this process, fresh cache): records parsed and
+  annotated, in the cache;
+* cytoreview as a command, end to end: ``cytoreview batch IDS -f jsonl -o OUT`` in a new
+  process, from its start (imports included) to the output file written, with a timeline;
+* Biopython's chunked loop (``Entrez.efetch`` on 200 PMIDs, ``Entrez.read``).
+
+Printed: wall time, records, requests, 429s, the ratios, and the rate-limit floor: NCBI's
+limit spaces cytoreview's n requests at least 1/rate apart and the last answer takes the
+latency, so no client can finish them in less than (n - 1)/rate + latency. Also counts what
+metapub's one-PMID-per-call fetcher would send.
 
     python benchmarks/fetch.py             # 3,000 PMIDs, 250 ms latency
     python benchmarks/fetch.py --smoke     # 100 PMIDs, 50 ms: a few seconds, for CI
@@ -13,6 +22,7 @@ cytoreview's requests). Also counts what metapub's one-PMID-per-call fetcher wou
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -44,13 +54,16 @@ class StandIn:
         if not self.url.startswith("http"):
             raise SystemExit(f"stand-in did not start: {self.proc.stderr.read()}")
         self.statuses: list[int] = []
+        #: Per answer: (perf_counter here when it went out, seconds the server took on it).
+        self.answers: list[tuple[float, float]] = []
         threading.Thread(target=self._read_log, daemon=True).start()
 
     def _read_log(self) -> None:
         assert self.proc.stderr
         for line in self.proc.stderr:
-            match = re.search(r"-> (\d{3})", line)
+            match = re.search(r"-> (\d{3}).*\((\d+) ms\)", line)
             if match:
+                self.answers.append((time.perf_counter(), int(match.group(2)) / 1000))
                 self.statuses.append(int(match.group(1)))
 
     def counts(self, since: int = 0) -> tuple[int, int]:
@@ -71,6 +84,31 @@ def run_cytoreview(server: StandIn, pmids: list[str]) -> tuple[float, int]:
         result = Fetcher(client, cache).run([Identifier("pmid", p, p) for p in pmids])
         elapsed = time.perf_counter() - started
     return elapsed, len(result.articles)
+
+
+def run_cli(server: StandIn, pmids: list[str]) -> tuple[float, int, list[float]]:
+    """``cytoreview batch`` in a new process: seconds from its start to its exit (output
+    written), records written, and when (from its start) the first request arrived and the
+    last answer went out."""
+    with tempfile.TemporaryDirectory() as tmp:
+        listing, output = Path(tmp, "ids.txt"), Path(tmp, "out.jsonl")
+        listing.write_text("\n".join(pmids) + "\n", encoding="utf-8")
+        env = {**os.environ, "CYTOREVIEW_EUTILS_URL": server.url, "NCBI_API_KEY": API_KEY,
+               "NCBI_EMAIL": "bench@example.org", "CYTOREVIEW_CACHE_DIR": str(Path(tmp, "c"))}
+        seen = len(server.answers)
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "cytoreview", "batch", str(listing),
+                               "-f", "jsonl", "-o", str(output), "--quiet"],
+                              env=env, capture_output=True, text=True)
+        elapsed = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(f"cytoreview batch failed ({done.returncode}): {done.stderr}")
+        records = len(output.read_text(encoding="utf-8").splitlines())
+    time.sleep(0.3)  # let the log catch up
+    answers = server.answers[seen:]
+    first = min(out - took for out, took in answers) - started
+    last = max(out for out, _ in answers) - started
+    return elapsed, records, [first, last]
 
 
 def run_biopython(server: StandIn, pmids: list[str]) -> tuple[float, int]:
@@ -121,26 +159,36 @@ def main() -> int:
     try:
         ours, ours_records = run_cytoreview(server, pmids)
         ours_requests, ours_429 = server.counts()
-        time.sleep(1.1)  # a fresh rate-limit window for the peer
+        time.sleep(1.1)  # a fresh rate-limit window for the next run
+        cli, cli_records, (first, last) = run_cli(server, pmids)
+        cli_requests, cli_429 = server.counts(since=ours_requests)
+        time.sleep(1.1)
         theirs, theirs_records = run_biopython(server, pmids)
-        theirs_requests, theirs_429 = server.counts(since=ours_requests)
+        theirs_requests, theirs_429 = server.counts(since=ours_requests + cli_requests)
     finally:
         server.close()
 
     rate = 10.0
-    floor = ours_requests / rate
+    floor = (ours_requests - 1) / rate + args.latency
     print(f"{len(pmids):,} PMIDs, {args.latency * 1000:.0f} ms latency, NCBI limit "
-          f"{rate:.0f} requests/s (API key)")
-    print(f"{'':12} {'seconds':>8} {'records':>8} {'requests':>9} {'429s':>5}")
-    print(f"{'cytoreview':12} {ours:8.2f} {ours_records:8,} {ours_requests:9} {ours_429:5}")
-    print(f"{'biopython':12} {theirs:8.2f} {theirs_records:8,} {theirs_requests:9} "
-          f"{theirs_429:5}")
-    print(f"speed-up over Biopython's chunked loop: {theirs / ours:.2f}x")
-    print(f"rate-limit floor for cytoreview's {ours_requests} requests: {floor:.2f} s "
-          f"(cytoreview at {ours / floor:.2f}x the floor)")
+          f"{rate:.0f} requests/s (API key), load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores")
+    print(f"{'':18} {'seconds':>8} {'records':>8} {'requests':>9} {'429s':>5}")
+    rows = [("cytoreview (lib)", ours, ours_records, ours_requests, ours_429),
+            ("cytoreview batch", cli, cli_records, cli_requests, cli_429),
+            ("biopython", theirs, theirs_records, theirs_requests, theirs_429)]
+    for name, seconds, records, requests, throttled in rows:
+        print(f"{name:18} {seconds:8.2f} {records:8,} {requests:9} {throttled:5}")
+    print(f"speed-up over Biopython's chunked loop: {theirs / ours:.2f}x (library), "
+          f"{theirs / cli:.2f}x (command, end to end)")
+    print(f"rate-limit floor for cytoreview's {ours_requests} requests: {floor:.2f} s = "
+          f"{ours_requests - 1} gaps of {1 / rate:.1f} s + one {args.latency * 1000:.0f} ms "
+          f"answer; library at {ours / floor:.2f}x, command at {cli / floor:.2f}x")
+    print(f"command timeline: first request at {first:.2f} s (start-up), last answer at "
+          f"{last:.2f} s, output written at {cli:.2f} s (parsing tail {cli - last:.2f} s)")
     print(f"metapub's one-PMID-per-call fetcher: {len(pmids):,} requests, at least "
           f"{len(pmids) / rate:,.0f} s at this limit")
-    ok = ours_records == len(pmids) and ours_429 == 0
+    ok = (ours_records == cli_records == len(pmids)) and ours_429 == cli_429 == 0
     return 0 if ok else 1
 
 

@@ -510,12 +510,14 @@ class EutilsServer:
             self._log.append(rec)
         if self.verbose:
             stamp = time.strftime("%H:%M:%S", time.localtime(rec.time))
+            millis = int(rec.time * 1000) % 1000
             extra = (
                 " rate-limited" if rec.rate_limited else f" fault={rec.fault}" if rec.fault else ""
             )
             ids = f" ids={rec.n_ids}" if rec.n_ids is not None else ""
-            print(f"{stamp} {rec.method} {rec.endpoint}{ids} -> {rec.status}{extra}",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            # Logged as the answer goes out: arrival stamp, and how long the answer took.
+            print(f"{stamp}.{millis:03d} {rec.method} {rec.endpoint}{ids} -> {rec.status}{extra}"
+                  f" ({rec.duration * 1000:.0f} ms)", file=sys.stderr, flush=True)  # fmt: skip
 
     @staticmethod
     def _endpoint(path: str) -> str:
