@@ -171,11 +171,18 @@ def test_roles_on_worker_pool_keep_order_and_errors_in_place(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
-@pytest.mark.parametrize(("jobs", "roles"), [(1, True), (2, True), (3, True), (2, False)])
+@pytest.mark.parametrize(
+    ("jobs", "roles", "depth"), [(1, True, 8), (2, True, 8), (2, True, 1), (3, True, 8),
+                                 (2, False, 1)]
+)
 def test_output_rendered_by_workers_equals_the_writer_on_records(
-    tmp_path: Path, fmt: str, jobs: int, roles: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str, jobs: int, roles: bool, depth: int
 ) -> None:
+    from cytoreview import localfiles
     from cytoreview.export import Provenance, write, write_rendered
+
+    # depth 1: a worker ahead of the parent spills the rest of its file to disk.
+    monkeypatch.setattr(localfiles, "_RENDERED_QUEUE_DEPTH", depth)
 
     broken = tmp_path / "broken.xml"
     data = NEW.read_bytes()

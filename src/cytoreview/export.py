@@ -102,7 +102,8 @@ def render_records(articles: Iterable[Article], fmt: str) -> str:
 
 def write_rendered(chunks: Iterable[tuple[str | bytes, int]], fmt: str, out: TextIO) -> int:
     """Write chunks made by :func:`render_records` (text or its UTF-8 bytes, and how many
-    records each holds) as ``fmt``'s writer would write those records; returns the count."""
+    records each holds) as ``fmt``'s writer would write those records; returns the count.
+    A chunk that holds text but no records continues the one before it."""
     if fmt not in RENDERED_FORMATS:
         raise ValueError(f"{fmt!r} is not one of {', '.join(RENDERED_FORMATS)}")
     put = _writer(out)
@@ -115,11 +116,11 @@ def write_rendered(chunks: Iterable[tuple[str | bytes, int]], fmt: str, out: Tex
         put("[")
     try:
         for data, n in chunks:
-            if not n:
-                continue
-            if fmt == "json" and count:
+            # A chunk without records but with text continues the previous one.
+            if n and fmt == "json" and count:
                 put(",")
-            put(data)
+            if data:
+                put(data)
             count += n
     finally:
         # Closed even when the source fails or Ctrl-C stops it: what was written stays valid.

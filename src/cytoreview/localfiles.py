@@ -26,8 +26,10 @@ import operator
 import os
 import pickle
 import queue
+import shutil
 import signal
 import sys
+import tempfile
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -72,6 +74,11 @@ CHUNK_SIZE = 256
 #: can run ahead: too few and the workers take turns instead of running side by side, too many
 #: and a worker holds a whole file. 64 chunks = 16,384 records.
 _QUEUE_DEPTH = 64
+#: With rendered output (``render_files``) a worker whose queue is full does not wait: the rest
+#: of that file's text goes to a spill file on disk, which the parent copies out when it gets
+#: there. So workers never take turns, and memory stays small: 8 chunks of ~2 MB queued.
+_RENDERED_QUEUE_DEPTH = 8
+_SPILL_READ = 1 << 20
 _POLL_SECONDS = 0.5
 
 
@@ -134,28 +141,39 @@ class _Gunzip:
     def __init__(self, raw: Any) -> None:
         self._raw = raw
         self._zlib = zlib.decompressobj(wbits=31)
+        # Decompressed bytes not handed out yet: self._buffer[self._pos:]. An offset rather
+        # than slicing the rest off on every read (lxml reads 32 KB at a time).
         self._buffer = b""
+        self._pos = 0
         self._done = False
 
     def read(self, size: int = -1) -> bytes:
         want = size if size and size > 0 else 1 << 20
-        while len(self._buffer) < want and not self._done:
-            compressed = self._raw.read(self._CHUNK)
-            if not compressed:
-                self._done = True
-                if not self._zlib.eof:
-                    if self._buffer:
-                        break  # hand out what we have; the next read reports the cut
-                    raise EOFError("Compressed file ended before the end-of-stream marker")
-                break
-            self._buffer += self._zlib.decompress(compressed)
-            while self._zlib.eof and self._zlib.unused_data:
-                rest = self._zlib.unused_data
-                self._zlib = zlib.decompressobj(wbits=31)
-                self._buffer += self._zlib.decompress(rest)
-        if self._done and not self._buffer and not self._zlib.eof:
+        if len(self._buffer) - self._pos < want and not self._done:
+            pieces = [self._buffer[self._pos :]]
+            have = len(pieces[0])
+            while have < want and not self._done:
+                compressed = self._raw.read(self._CHUNK)
+                if not compressed:
+                    self._done = True
+                    if not self._zlib.eof:
+                        if have:
+                            break  # hand out what we have; the next read reports the cut
+                        raise EOFError("Compressed file ended before the end-of-stream marker")
+                    break
+                pieces.append(self._zlib.decompress(compressed))
+                have += len(pieces[-1])
+                while self._zlib.eof and self._zlib.unused_data:
+                    rest = self._zlib.unused_data
+                    self._zlib = zlib.decompressobj(wbits=31)
+                    pieces.append(self._zlib.decompress(rest))
+                    have += len(pieces[-1])
+            self._buffer = b"".join(pieces)
+            self._pos = 0
+        if self._done and self._pos >= len(self._buffer) and not self._zlib.eof:
             raise EOFError("Compressed file ended before the end-of-stream marker")
-        out, self._buffer = self._buffer[:want], self._buffer[want:]
+        out = self._buffer[self._pos : self._pos + want]
+        self._pos += len(out)
         return out
 
 
@@ -361,24 +379,49 @@ def _ship(articles: list[Article], fmt: str | None) -> bytes:
 
 
 def _worker(
-    jobs: list[tuple[int, str]], roles: bool, chunk_size: int, out: Any, fmt: str | None
+    jobs: list[tuple[int, str]],
+    roles: bool,
+    chunk_size: int,
+    out: Any,
+    fmt: str | None,
+    spill_dir: str | None,
 ) -> None:
-    """Parse the assigned files in order; send (index, payload, count, stats, reason).
+    """Parse the assigned files in order; send (index, payload, count, stats, reason, spill).
 
-    ``stats`` is None except on the last message of a file.
+    ``stats`` is None except on the last message of a file, which also names the spill file
+    (if ``spill_dir`` is given and the queue was full at some point): the rest of the file's
+    output, ``count`` records of it.
     """
     _init_worker()
     for index, path in jobs:
         stats = ParseStats()
         reason = None
+        spill: Any = None
+        spilled = 0
         try:
             for chunk in annotated_chunks(path, roles, stats, chunk_size):
-                out.put((index, _ship(chunk, fmt), len(chunk), None, None))
+                data = _ship(chunk, fmt)
+                if spill is None:
+                    if spill_dir is None:
+                        out.put((index, data, len(chunk), None, None, None))
+                        continue
+                    try:
+                        out.put_nowait((index, data, len(chunk), None, None, None))
+                        continue
+                    except queue.Full:
+                        spill = open(os.path.join(spill_dir, f"{index}.part"), "wb")  # noqa: SIM115
+                if fmt == "json" and spilled:
+                    spill.write(b",")  # what write_rendered puts between chunks
+                spill.write(data)
+                spilled += len(chunk)
         except UnreadableFile as exc:
             reason = exc.reason
         except Exception as exc:  # a bug must not take the other files down with it
             reason = f"internal error while parsing: {exc!r}"
-        out.put((index, b"", 0, stats, reason))
+        finally:
+            if spill is not None:
+                spill.close()
+        out.put((index, b"", spilled, stats, reason, spill.name if spill is not None else None))
 
 
 def _init_worker() -> None:
@@ -519,11 +562,14 @@ def _parsed_chunks(
     order, errors in their place."""
     workers = min(jobs, len(paths))
     ctx = _context()
-    queues = [ctx.Queue(maxsize=_QUEUE_DEPTH) for _ in range(workers)]
+    spill_dir = tempfile.mkdtemp(prefix="cytoreview-") if fmt is not None else None
+    depth = _QUEUE_DEPTH if fmt is None else _RENDERED_QUEUE_DEPTH
+    queues = [ctx.Queue(maxsize=depth) for _ in range(workers)]
     procs = [
         ctx.Process(
             target=_worker,
-            args=(list(enumerate(paths))[w::workers], roles, chunk_size, queues[w], fmt),
+            args=(list(enumerate(paths))[w::workers], roles, chunk_size, queues[w], fmt,
+                  spill_dir),
             daemon=True,
         )
         for w in range(workers)
@@ -536,15 +582,19 @@ def _parsed_chunks(
             w = index % workers
             while w not in dead:
                 try:
-                    got, data, count, file_stats, reason = queues[w].get(timeout=_POLL_SECONDS)
+                    got, data, count, file_stats, reason, spill = queues[w].get(
+                        timeout=_POLL_SECONDS
+                    )
                 except queue.Empty:
                     if not procs[w].is_alive() and queues[w].empty():
                         dead.add(w)
                     continue
                 if got != index:  # cannot happen unless a worker broke its order
                     raise RuntimeError(f"worker sent file {got} while file {index} was due")
-                if count:
+                if count and spill is None:
                     yield Rendered(data, count)
+                if spill is not None:
+                    yield from _unspill(spill, count)
                 if file_stats is not None:
                     stats.merge(file_stats)
                     if reason is not None:
@@ -561,6 +611,18 @@ def _parsed_chunks(
         for q in queues:
             q.close()
             q.join_thread()
+        if spill_dir is not None:
+            shutil.rmtree(spill_dir, ignore_errors=True)
+
+
+def _unspill(path: str, count: int) -> Iterator[Rendered]:
+    """A spill file's text in pieces: the first carries the record count (so a writer knows
+    records follow), the others continue it."""
+    with open(path, "rb") as spill:
+        while piece := spill.read(_SPILL_READ):
+            yield Rendered(piece, count)
+            count = 0
+    os.unlink(path)
 
 
 def _serial(

@@ -16,7 +16,8 @@ in, so the package still works from a bare source checkout.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from cytoreview.model import NLM_CATEGORY_ROLE, Article, Role, Sentence
@@ -125,6 +126,11 @@ def _segments(article: Article) -> list[tuple[int, int, str | None, str | None]]
 
 
 _Span = tuple[int, int, str | None, Role | None]
+_ARTICLE_FIELDS = [f.name for f in dataclasses.fields(Article)]
+# Every field before ``sentences`` and ``summary``, which must come last for finish() below.
+assert _ARTICLE_FIELDS[-2:] == ["sentences", "summary"]
+_ARTICLE_HEAD = operator.attrgetter(*_ARTICLE_FIELDS[:-2])
+_new_article: Callable[..., Article] = Article
 
 
 class _Pending:
@@ -151,18 +157,16 @@ class _Pending:
         if predicted is None:
             predicted = [(f, 1.0) for f in self.fixed if f is not None]
         sentences = tuple(
-            Sentence(
-                start=s,
-                end=e,
-                role=role if known is None else known,
-                confidence=conf if known is None else 1.0,
-                source="model" if known is None else "nlm",
-                label=label,
-            )
-            for (s, e, label, known), (role, conf) in zip(self.spans, predicted, strict=True)
+            [
+                Sentence(s, e, role, conf, "model", label)
+                if known is None
+                else Sentence(s, e, known, 1.0, "nlm", label)
+                for (s, e, label, known), (role, conf) in zip(self.spans, predicted, strict=True)
+            ]
         )
         summary = build_summary(self.article, sentences)
-        return dataclasses.replace(self.article, sentences=sentences, summary=summary)
+        # dataclasses.replace, without its per-field getattr and keyword arguments.
+        return _new_article(*_ARTICLE_HEAD(self.article), sentences, summary)
 
 
 def annotate(article: Article) -> Article:

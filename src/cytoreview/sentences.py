@@ -116,26 +116,27 @@ def _next_is_initial(text: str, pos: int) -> bool:
 
 def split(text: str) -> list[tuple[int, int]]:
     """Sentence spans of ``text``: ``text[s:e]`` is a sentence, stripped of whitespace."""
-    n = len(text)
     cuts: list[int] = []
     spans = _bracket_mask(text)
     for m in _CANDIDATE.finditer(text):
-        if spans and _inside(m.start(), spans):
-            continue
+        if spans:
+            pos = m.start()
+            if any(a < pos < b for a, b in spans):
+                continue
         if _is_boundary(text, m):
             # Cut after the punctuation and closers, before the whitespace.
             space = m.group("space") or m.group("space2") or ""
             cuts.append(m.end() - len(space))
+    cuts.append(len(text))
     out: list[tuple[int, int]] = []
     prev = 0
-    for cut in [*cuts, n]:
-        s, e = prev, cut
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if s < e:
-            out.append((s, e))
+    for cut in cuts:
+        piece = text[prev:cut]
+        # str.strip() and str.isspace() agree on what whitespace is.
+        body = piece.lstrip()
+        if body:
+            start = prev + len(piece) - len(body)
+            out.append((start, start + len(body.rstrip())))
         prev = cut
     return out
 
