@@ -200,6 +200,28 @@ def test_esearch_paging_and_history_then_efetch(
     assert bad.status_code == 200 and b"<ERROR>" in bad.content
 
 
+def test_history_sets_expire_like_ncbis(
+    full_store: RecordStore, make_server: Callable[..., EutilsServer], client: httpx.Client
+) -> None:
+    srv = make_server(store=full_store, rate_limit=False)
+    hist = esearch_json(client, srv, term="cancer", usehistory="y", retmax="0")
+    params = {"db": "pubmed", "retmode": "xml", "WebEnv": hist["webenv"], "query_key": "1",
+              "retmax": "2"}
+    assert len(pmids_of(client.get(srv.url + "efetch.fcgi", params=params).content)) == 2
+    srv.forget_history()
+    gone = client.get(srv.url + "efetch.fcgi", params=params)
+    assert gone.status_code == 200 and b"Unable to obtain query #1" in gone.content
+    srv.configure(history_ttl=0)
+    hist = esearch_json(client, srv, term="cancer", usehistory="y", retmax="0")
+    expired = client.get(srv.url + "efetch.fcgi", params={**params, "WebEnv": hist["webenv"]})
+    assert b"Unable to obtain query #1" in expired.content
+    srv.configure(history_ttl=60)
+    hist = esearch_json(client, srv, term="cancer", usehistory="y", retmax="0")
+    kept = client.post(srv.url + "efetch.fcgi", data={**params, "WebEnv": hist["webenv"]})
+    assert len(pmids_of(kept.content)) == 2
+    with pytest.raises(ValueError):
+        srv.configure(history_ttl=-1)
+
 def test_empty_term_is_an_error_inside_a_200(
     seed_store: RecordStore, make_server: Callable[..., EutilsServer], client: httpx.Client
 ) -> None:

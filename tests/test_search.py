@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import re
 
+import httpx
 from typer.testing import CliRunner
 
 from cytoreview.cli import app
+from cytoreview.eutils import EutilsClient, RateLimiter, Settings
+from cytoreview.ids import Identifier
+from cytoreview.service import Fetcher, History, search
 from cytoreview.testing.eutils_server import EutilsServer
 from cytoreview.testing.query import run_query
 
@@ -45,3 +49,94 @@ def test_search_without_results_says_so(eutils: EutilsServer) -> None:
     assert result.exit_code == 0
     assert json.loads(result.stdout) == []
     assert "no PubMed results" in result.stderr
+
+
+def _newest(eutils: EutilsServer, query: str, n: int) -> list[str]:
+    """The first ``n`` PMIDs of ``query`` in PubMed's (and the stand-in's) order."""
+    return sorted(run_query(eutils.store, query).pmids, key=int, reverse=True)[:n]
+
+
+def _jsonl_pmids(output: str) -> list[str]:
+    return [json.loads(line)["pmid"] for line in output.splitlines()]
+
+
+def test_large_search_is_fetched_in_pages_of_its_history_set(eutils: EutilsServer) -> None:
+    expected = _newest(eutils, "cancer", 700)
+    result = CliRunner().invoke(app, ["search", "cancer", "--max", "700", "-f", "jsonl", "-q"])
+    assert result.exit_code == 0, result.stderr
+    assert _jsonl_pmids(result.stdout) == expected
+    (esearch,) = [r for r in eutils.requests if r.endpoint == "esearch"]
+    assert (esearch.params["usehistory"], esearch.params["retmax"]) == ("y", "700")
+    efetch = [r for r in eutils.requests if r.endpoint == "efetch"]
+    assert all("id" not in r.params and r.params["WebEnv"] and r.params["query_key"] == "1"
+               for r in efetch)
+    assert sorted(int(r.params["retstart"]) for r in efetch) == [0, 200, 400, 600]
+    assert max(r.n_ids or 0 for r in efetch) <= 200
+    assert eutils.count(status=429) == 0
+
+
+def test_bigger_search_fetches_only_what_the_smaller_one_did_not(eutils: EutilsServer) -> None:
+    # As after a Ctrl-C: what is cached is never asked for again, whole pages of the set that
+    # are missing come from the history server, the rest by ID.
+    first = CliRunner().invoke(app, ["search", "cancer", "--max", "300", "-f", "jsonl", "-q"])
+    assert first.exit_code == 0, first.stderr
+    cached = set(_jsonl_pmids(first.stdout))
+    eutils.reset()
+    again = CliRunner().invoke(app, ["search", "cancer", "--max", "700", "-f", "jsonl", "-q"])
+    assert again.exit_code == 0, again.stderr
+    assert _jsonl_pmids(again.stdout) == _newest(eutils, "cancer", 700)
+    asked = eutils.requested_ids("efetch", status=200)
+    assert not cached & set(asked)
+    assert sorted(asked) == sorted(set(_newest(eutils, "cancer", 700)) - cached)
+    by_page = [r for r in eutils.requests if r.endpoint == "efetch" and "WebEnv" in r.params]
+    assert sorted(int(r.params["retstart"]) for r in by_page) == [400, 600]
+
+
+def test_expired_history_set_is_fetched_by_id_instead(eutils: EutilsServer) -> None:
+    eutils.configure(history_ttl=0)  # NCBI forgot the set before the first page was asked
+    result = CliRunner().invoke(app, ["search", "cancer", "--max", "450", "-f", "jsonl", "-q"])
+    assert result.exit_code == 0, result.stderr
+    assert _jsonl_pmids(result.stdout) == _newest(eutils, "cancer", 450)
+    by_id = [r for r in eutils.requests if r.endpoint == "efetch" and "id" in r.params]
+    assert sorted(i for r in by_id for i in r.ids) == sorted(_newest(eutils, "cancer", 450))
+
+
+def test_history_pages_are_matched_by_pmid_not_position(eutils: EutilsServer) -> None:
+    # The set changed on NCBI's side between the search and the fetch (new records shift
+    # every page): each record still goes to its own PMID, and what a page lacks is asked by ID.
+    wanted = _newest(eutils, "cancer", 600)
+    with EutilsClient(Settings.from_env()) as client:
+        found = client.esearch("cancer", retmax=600, usehistory=True)
+        assert found.ids == wanted and found.webenv and found.query_key
+        newer = sorted(eutils.store.records, key=int)[:150]
+        eutils.eutils._history[found.webenv][0][:0] = newer  # 150 records in front
+        result = Fetcher(client, roles=False).run(
+            [Identifier("pmid", p, p) for p in wanted],
+            History(found.webenv, found.query_key, tuple(found.ids)))
+    assert [a.pmid for a in result.articles] == wanted
+    assert not result.failures
+    assert not set(newer) & {a.pmid for a in result.articles}
+
+
+def test_search_note_when_pubmed_has_more_than_esearch_gives() -> None:
+    asked: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        if "esearch" in request.url.path:
+            ids = [str(40_000_000 - i) for i in range(int(request.url.params["retmax"]))]
+            body = {"esearchresult": {"count": "123456", "idlist": ids,
+                                      "webenv": "MCID_1", "querykey": "1"}}
+            return httpx.Response(200, json=body)
+        return httpx.Response(200, content=b"<PubmedArticleSet></PubmedArticleSet>")
+
+    settings = Settings(eutils_url="http://eutils.test/", api_key="k")
+    with EutilsClient(settings, transport=httpx.MockTransport(answer),
+                      limiter=RateLimiter(1000)) as client:
+        result = search("cancer", max_results=20_000, client=client, roles=False)
+    assert result.note == ("PubMed has 123,456 results for 'cancer'; showing the first 9,999 "
+                           "(esearch returns at most 9,999)")
+    assert asked[0].url.params["retmax"] == "9999"
+    pages = [r for r in asked if "efetch" in r.url.path and "WebEnv" in r.url.params]
+    assert len(pages) == 50  # and, as the pages came back empty, 9,999 PMIDs asked by ID
+    assert len(result.failures) == 9999

@@ -318,10 +318,14 @@ class EutilsClient:
         return self.send(self._eutil("efetch.fcgi"), params, method=method,
                          closing=_CLOSING["efetch"], attempts=attempts)
 
-    def efetch_history(self, webenv: str, query_key: str, retstart: int, retmax: int) -> bytes:
+    def efetch_history(self, webenv: str, query_key: str, retstart: int, retmax: int, *,
+                       attempts: int | None = None) -> bytes:
+        """PubMed XML for ``retmax`` records of a history set (esearch ``usehistory=y``) from
+        position ``retstart``. The set's order is the server's: match records by PMID."""
         params = {"db": "pubmed", "WebEnv": webenv, "query_key": query_key,
                   "retstart": str(retstart), "retmax": str(retmax), "retmode": "xml"}
-        return self.send(self._eutil("efetch.fcgi"), params, closing=_CLOSING["efetch"])
+        return self.send(self._eutil("efetch.fcgi"), params, closing=_CLOSING["efetch"],
+                         attempts=attempts)
 
     def idconv(self, pmcids: Sequence[str]) -> dict[str, str | None]:
         """Map PMCIDs to PMIDs through the PMC ID Converter (None: not known or no PMID)."""

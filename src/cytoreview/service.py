@@ -47,6 +47,29 @@ PROCESS_MIN_RECORDS = 600
 SPLIT_ATTEMPTS = 2
 #: DOIs OR-ed into one esearch term: a few kB of query, one request instead of a hundred.
 DOIS_PER_SEARCH = 100
+#: Attempts for a page of a history set: a set NCBI no longer has ("Unable to obtain query")
+#: does not come back with retrying, and the page's PMIDs can always be fetched by ID instead.
+HISTORY_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class History:
+    """A result set on NCBI's history server (esearch ``usehistory=y``): its ``WebEnv`` and
+    ``query_key``, and its PMIDs in the order the server holds them (the pages' order)."""
+
+    webenv: str
+    query_key: str
+    pmids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One efetch: the PMIDs wanted, by ID list or, with ``retstart``, as the page of the
+    history set that starts there (its records are still matched by PMID, never position)."""
+
+    batch: tuple[str, ...]
+    attempts: int | None = None
+    retstart: int | None = None
 
 
 @dataclass(frozen=True)
@@ -124,12 +147,17 @@ class Fetcher:
         self._wanted = 0
         self._procs: ProcessPoolExecutor | None = None
         self._threads: ThreadPoolExecutor | None = None
-        self._pending: dict[Future[Any], tuple[str, Sequence[str], int | None]] = {}
+        self._pending: dict[Future[Any], tuple[str, _Job]] = {}
+        self._history: History | None = None
         self.result = FetchResult()
 
     # -- public ---------------------------------------------------------------------------------
 
-    def run(self, identifiers: Sequence[Identifier]) -> FetchResult:
+    def run(self, identifiers: Sequence[Identifier], history: History | None = None
+            ) -> FetchResult:
+        """Fetch ``identifiers``. With ``history`` (the result set they came from), records
+        not in the cache are fetched in pages of that set where a whole page is missing."""
+        self._history = history
         resolved = self._resolve(identifiers)
         pmids = list(dict.fromkeys(p for group in resolved.values() for p in group))
         try:
@@ -198,16 +226,15 @@ class Fetcher:
         self._report()
         if not missing or self.offline or self.result.fatal:
             return
-        batches = [missing[i : i + self.batch_size]
-                   for i in range(0, len(missing), self.batch_size)]
+        jobs = self._plan(missing)
         # Forked first, while this process has one thread; the workers load the role model
         # while the first requests are on the wire.
         self._procs = self._process_pool(len(missing))
-        self._threads = ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(batches))),
+        self._threads = ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(jobs))),
                                            thread_name_prefix="efetch")
         self._pending = {}
-        for batch in batches:
-            self._submit_fetch(batch, None)
+        for job in jobs:
+            self._submit_fetch(job)
         try:
             while self._pending:
                 # A timeout keeps the main thread responsive to Ctrl-C.
@@ -226,6 +253,23 @@ class Fetcher:
         if self._procs is not None:
             self._procs.shutdown()
 
+    def _plan(self, missing: list[str]) -> list[_Job]:
+        """Batches of ``missing``: pages of the history set that hold nothing but missing
+        records (cached records are never fetched again), ID lists for the rest."""
+        size = self.batch_size
+        history = self._history
+        if history is None:
+            return [_Job(tuple(missing[i : i + size])) for i in range(0, len(missing), size)]
+        todo = set(missing)
+        pages: list[_Job] = []
+        for start in range(0, len(history.pmids), size):
+            page = history.pmids[start : start + size]
+            if todo.issuperset(page):
+                pages.append(_Job(page, HISTORY_ATTEMPTS, start))
+                todo.difference_update(page)
+        rest = [p for p in missing if p in todo]
+        return pages + [_Job(tuple(rest[i : i + size])) for i in range(0, len(rest), size)]
+
     def _process_pool(self, records: int) -> ProcessPoolExecutor | None:
         """Worker processes for parsing and roles, when the job is big enough to repay them."""
         cores = os.cpu_count() or 1
@@ -240,24 +284,28 @@ class Fetcher:
         procs.submit(int)  # start them now, while this process has one thread
         return procs
 
-    # Each pending future is one step of one batch: ("fetch", batch, attempts) runs in a
-    # thread (the request, and for small jobs the parsing too); ("digest", ...) in a worker
-    # process. Fetch threads never wait for parsing, so requests keep going out at the rate
-    # limit while earlier answers are parsed and annotated on every core.
+    # Each pending future is one step of one job: "fetch" runs in a thread (the request, and
+    # for small jobs the parsing too); "digest" in a worker process. Fetch threads never wait
+    # for parsing, so requests keep going out at the rate limit while earlier answers are
+    # parsed and annotated on every core.
 
-    def _submit_fetch(self, batch: Sequence[str], attempts: int | None) -> None:
+    def _submit_fetch(self, job: _Job) -> None:
         assert self._threads is not None
-        future = self._threads.submit(self._fetch_batch, batch, attempts)
-        self._pending[future] = ("fetch", batch, attempts)
+        future = self._threads.submit(self._fetch_batch, job)
+        self._pending[future] = ("fetch", job)
 
-    def _fetch_batch(self, batch: Sequence[str], attempts: int | None
-                     ) -> bytes | tuple[list[Article], dict[str, bytes]] | None:
+    def _fetch_batch(self, job: _Job) -> bytes | tuple[list[Article], dict[str, bytes]] | None:
         """One efetch; parsed here too when there are no worker processes. None: give up
         quietly (cancelled, or the service is unreachable)."""
         if self.result.fatal:
             return None
         try:
-            data = self.client.efetch(batch, attempts=attempts)
+            if job.retstart is not None and self._history is not None:
+                data = self.client.efetch_history(
+                    self._history.webenv, self._history.query_key, job.retstart,
+                    len(job.batch), attempts=job.attempts)
+            else:
+                data = self.client.efetch(job.batch, attempts=job.attempts)
         except Cancelled:
             return None
         except ServiceUnavailable as exc:
@@ -265,7 +313,7 @@ class Fetcher:
             return None
         if self._procs is not None:
             return data
-        return _digest(data, batch, self.roles)
+        return _digest(data, job.batch, self.roles)
 
     def _settle(self, future: Future[Any]) -> None:
         """A step finished: start the next one, store the records, or split a failing batch.
@@ -273,19 +321,23 @@ class Fetcher:
         A body can end well and still be broken inside: that is NCBI's fault too, so parse
         errors split the batch like service errors. A batch that already failed in full is
         retried in halves with fewer attempts each: the halving, not the retrying, is what
-        finds the record NCBI chokes on.
+        finds the record NCBI chokes on. A page of a history set that fails, or comes back
+        without some of its records, is fetched by ID instead.
         """
-        step, batch, attempts = self._pending.pop(future)
+        step, job = self._pending.pop(future)
+        batch = job.batch
         try:
             outcome = future.result()
         except (ServiceError, UnreadableFile) as exc:
             if self.result.fatal:
                 return
-            if len(batch) > 1:
+            if job.retstart is not None:
+                self._submit_fetch(_Job(batch))
+            elif len(batch) > 1:
                 middle = len(batch) // 2
                 for half in (batch[:middle], batch[middle:]):
                     # A single record gets every attempt before it is declared lost.
-                    self._submit_fetch(half, SPLIT_ATTEMPTS if len(half) > 1 else None)
+                    self._submit_fetch(_Job(half, SPLIT_ATTEMPTS if len(half) > 1 else None))
             else:
                 with self._lock:
                     self._errors[batch[0]] = str(exc)
@@ -295,7 +347,7 @@ class Fetcher:
         if step == "fetch" and self._procs is not None:
             digest = self._procs.submit(_digest_in_worker, outcome, list(batch), self.roles,
                                         self.render)
-            self._pending[digest] = ("digest", batch, attempts)
+            self._pending[digest] = ("digest", job)
             return
         if step == "digest":
             from .localfiles import decode_articles
@@ -308,6 +360,13 @@ class Fetcher:
         else:
             articles, raw = outcome
         self._store(articles, raw)
+        if job.retstart is not None:
+            # The set may have changed on NCBI's side since the search: what this page did not
+            # bring is asked for by ID.
+            got = {a.pmid for a in articles}
+            lost = tuple(p for p in batch if p not in got)
+            if lost:
+                self._submit_fetch(_Job(lost))
 
     def _store(self, articles: list[Article], raw: dict[str, bytes]) -> None:
         if self.cache and raw:
@@ -424,14 +483,23 @@ def search(
     progress: Progress | None = None,
     render: str | None = None,
 ) -> FetchResult:
-    """Search PubMed, then fetch and summarize the hits (NCBI's default order)."""
+    """Search PubMed, then fetch and summarize the hits (NCBI's default order).
+
+    One esearch brings every PMID (up to 9,999). A search for more than one batch keeps its
+    result set on NCBI's history server (``usehistory=y``) and fetches it in pages of that set;
+    either way records are matched by PMID and cached ones are not fetched again.
+    """
     wanted = max(0, min(max_results, MAX_SEARCH))
     with _client(client) as active:
-        found = active.esearch(query, retmax=wanted)
-        identifiers = [Identifier("pmid", pmid, pmid) for pmid in found.ids[:wanted]]
+        large = wanted > GET_MAX_IDS and not offline
+        found = active.esearch(query, retmax=wanted, usehistory=large)
+        pmids = found.ids[:wanted]
+        identifiers = [Identifier("pmid", pmid, pmid) for pmid in pmids]
+        history = (History(found.webenv, found.query_key, tuple(pmids))
+                   if large and found.webenv and found.query_key else None)
         fetcher = Fetcher(active, cache, refresh=refresh, offline=offline, roles=roles,
                           progress=progress, render=render)
-        result = fetcher.run(identifiers)
+        result = fetcher.run(identifiers, history)
     if not found.ids:
         result.note = f"no PubMed results for {query!r}"
     elif found.count > len(identifiers):

@@ -58,8 +58,12 @@ class Endpoints:
 
     def __init__(self, store: RecordStore) -> None:
         self.store = store
+        #: Seconds a WebEnv lives after its last use (None: for ever). NCBI keeps history
+        #: sets for some hours; 0 makes every set expire at once, to test the fallback.
+        self.history_ttl: float | None = None
         self._lock = threading.Lock()
         self._history: dict[str, list[list[str]]] = {}
+        self._history_used: dict[str, float] = {}
 
     def esearch(self, params: dict[str, str]) -> Response:
         as_json = params.get("retmode", "xml").lower() == "json"
@@ -142,10 +146,12 @@ class Endpoints:
 
     def remember(self, webenv: str | None, pmids: list[str]) -> tuple[str, int]:
         with self._lock:
+            self._expire()
             if not webenv or webenv not in self._history:
                 webenv = "MCID_" + secrets.token_hex(12)
                 self._history[webenv] = []
             self._history[webenv].append(list(pmids))
+            self._history_used[webenv] = time.monotonic()
             return webenv, len(self._history[webenv])
 
     def recall(self, params: dict[str, str]) -> list[str] | None:
@@ -155,10 +161,26 @@ class Endpoints:
         except ValueError:
             return None
         with self._lock:
+            self._expire()
             sets = self._history.get(webenv)
             if not sets or not 1 <= key <= len(sets):
                 return None
+            self._history_used[webenv] = time.monotonic()
             return sets[key - 1]
+
+    def forget_history(self) -> None:
+        """Drop every history set, as NCBI does when they expire."""
+        with self._lock:
+            self._history.clear()
+            self._history_used.clear()
+
+    def _expire(self) -> None:
+        if self.history_ttl is None:
+            return
+        now = time.monotonic()
+        for webenv, used in list(self._history_used.items()):
+            if now - used >= self.history_ttl:
+                del self._history[webenv], self._history_used[webenv]
 
     def efetch(self, params: dict[str, str]) -> tuple[Response, list[str]]:
         db = params.get("db", "pubmed") or "pubmed"

@@ -177,12 +177,14 @@ class EutilsServer:
     valid, else others get NCBI's 400 "API key invalid"); ``fault_rate`` in [0, 1] of answers get
     a fault drawn from ``fault_kinds`` (default :data:`DEFAULT_FAULT_KINDS`) with a
     ``random.Random(fault_seed)``, only on ``fault_endpoints``; ``stall_seconds`` (5) for the
-    "stall" fault; ``fail_pmids``: an efetch asking for any of them answers 500, every time.
+    "stall" fault; ``fail_pmids``: an efetch asking for any of them answers 500, every time;
+    ``history_ttl`` seconds a history set (``WebEnv``) lives after its last use (None: for
+    ever; 0: expired at once, so efetch by ``WebEnv`` gets NCBI's "Unable to obtain query").
 
     Attributes: ``url`` (E-utilities base, ends in ``/``), ``idconv_url``, ``root_url``,
     ``port``, ``store``, ``requests`` (a snapshot list of :class:`RequestRecord`),
     ``in_flight`` and ``peak_in_flight``, ``running``. Methods: ``start()``, ``close()``,
-    ``configure(**knobs)``, ``script(kinds, endpoint=None)``, ``reset()``,
+    ``configure(**knobs)``, ``script(kinds, endpoint=None)``, ``reset()``, ``forget_history()``,
     ``count(endpoint=None, status=None, *, method=, fault=, rate_limited=)``,
     ``requested_ids(endpoint="efetch", status=None)``.
     """
@@ -205,6 +207,7 @@ class EutilsServer:
         fault_endpoints: Iterable[str] = ("esearch", "efetch", "epost", "idconv"),
         stall_seconds: float = 5.0,
         fail_pmids: Iterable[str | int] = (),
+        history_ttl: float | None = None,
         verbose: bool = False,
     ) -> None:
         if store is None:
@@ -252,6 +255,7 @@ class EutilsServer:
             fault_endpoints=fault_endpoints,
             stall_seconds=stall_seconds,
             fail_pmids=fail_pmids,
+            history_ttl=history_ttl,
         )
 
     # ------------------------------------------------------------------ configuration
@@ -272,6 +276,7 @@ class EutilsServer:
         fault_endpoints: Iterable[str] = _UNSET,
         stall_seconds: float = _UNSET,
         fail_pmids: Iterable[str | int] = _UNSET,
+        history_ttl: float | None = _UNSET,
     ) -> EutilsServer:
         """Change knobs at run time (only those given). Returns self."""
         u = self._UNSET
@@ -309,6 +314,10 @@ class EutilsServer:
                 self.stall_seconds = float(stall_seconds)
             if fail_pmids is not u:
                 self.fail_pmids = frozenset(str(p) for p in fail_pmids)
+            if history_ttl is not u:
+                if history_ttl is not None and history_ttl < 0:
+                    raise ValueError("history_ttl must be >= 0 or None")
+                self.eutils.history_ttl = history_ttl
         return self
 
     def script(self, faults: Iterable[str | None], endpoint: str | None = None) -> EutilsServer:
@@ -325,6 +334,10 @@ class EutilsServer:
         with self._lock:
             self._scripts.setdefault(endpoint, deque()).extend(items)
         return self
+
+    def forget_history(self) -> None:
+        """Drop every history set (``WebEnv``), as NCBI does when they expire."""
+        self.eutils.forget_history()
 
     def reset(self) -> None:
         """Clear the request log, the scripted faults, the rate-limit windows and the peak
