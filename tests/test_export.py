@@ -508,3 +508,28 @@ def test_any_title_survives_bibtex_and_latex_decoding(title: str) -> None:
     expected = " ".join(title.split())
     assert entry.fields_dict["title"].value.strip() == expected
     assert entry.fields_dict["journal"].value.strip() == expected
+
+
+def _fixture_records() -> list[Article]:
+    from cytoreview.localfiles import parse_file
+
+    root = Path(__file__).parent / "fixtures" / "xml"
+    return [a for name in ("pubmed20n0014_cases.xml", "pubmed21n1298_cases.xml",
+                           "book_article.xml")
+            for a in parse_file(str(root / name), roles=True).articles]
+
+
+def test_json_line_is_json_dumps_of_to_dict() -> None:
+    # The JSONL writer writes records field by field for speed: it must stay byte for byte
+    # what json.dumps makes of Article.to_dict, including when to_dict gains a key.
+    odd = Article(
+        pmid="1", title='Quotes " and \\ backslash\tand\ncontrol \x01 IFN-\u03b1 \U0001f600',
+        year=None, authors=(Author(collective_name="Group \u00e9"), Author(last_name="O'Neil")),
+        mesh_headings=(MeshHeading("Humans", None, True),),
+        sentences=(Sentence(0, 1, "findings", 1 / 3, "model"), Sentence(1, 2, "purpose", 1, "nlm")),
+        sections=(Section(None, None, "", 0, 0),), retracted=True, record_type="book",
+    )
+    records = [*_fixture_records(), odd]
+    assert any(a.sentences for a in records)
+    for article in records:
+        assert export.json_line(article) == json.dumps(article.to_dict(), ensure_ascii=False)
