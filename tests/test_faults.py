@@ -7,17 +7,21 @@ and empty 200s, <ERROR> inside a 200, connection resets and stalls.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from cytoreview import service
 from cytoreview.cli import app
 from cytoreview.errors import ServiceError, ServiceUnavailable
 from cytoreview.eutils import EutilsClient, RateLimiter, Settings
 from cytoreview.ids import Identifier
 from cytoreview.service import Fetcher
 from cytoreview.testing.eutils_server import DEFAULT_FAULT_KINDS, EutilsServer
+
+_real_digest_in_worker = service._digest_in_worker
 
 
 def _pmids(server: EutilsServer, n: int) -> list[str]:
@@ -96,3 +100,26 @@ def test_a_fault_that_never_ends_is_reported_not_crashed(eutils: EutilsServer, k
         client.efetch(["15461571"])
     assert f"{eutils.url}efetch.fcgi" in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def _die_once(data: bytes, batch: list[str], roles: bool, render: str | None) -> object:
+    """Stands in for the worker's digest: the first call kills its worker process."""
+    marker = Path(os.environ["CYTOREVIEW_TEST_DIE_ONCE"])
+    try:
+        marker.touch(exist_ok=False)
+    except FileExistsError:
+        return _real_digest_in_worker(data, batch, roles, render)
+    os._exit(1)
+
+
+def test_a_worker_process_that_dies_loses_nothing(
+    eutils: EutilsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pmids = _pmids(eutils, 800)  # enough for the worker processes
+    monkeypatch.setenv("CYTOREVIEW_TEST_DIE_ONCE", str(tmp_path / "died"))
+    monkeypatch.setattr(service, "_digest_in_worker", _die_once)
+    with _client(eutils) as client:
+        result = Fetcher(client, roles=False).run([Identifier("pmid", p, p) for p in pmids])
+    assert (tmp_path / "died").exists()
+    assert [a.pmid for a in result.articles] == pmids
+    assert not result.failures and result.fetched == len(pmids)

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
+    BrokenExecutor,
     Future,
     ProcessPoolExecutor,
     ThreadPoolExecutor,
@@ -328,6 +329,21 @@ class Fetcher:
         batch = job.batch
         try:
             outcome = future.result()
+            if isinstance(outcome, bytes):  # an answer, to parse in a worker process
+                if self._procs is not None:
+                    digest = self._procs.submit(_digest_in_worker, outcome, list(batch),
+                                                self.roles, self.render)
+                    self._pending[digest] = ("digest", job)
+                    return
+                outcome = _digest(outcome, batch, self.roles)  # the worker pool is gone
+        except BrokenExecutor:
+            # A worker died (killed, out of memory): parse here from now on, and fetch this
+            # batch again (its answer went down with the worker).
+            if self._procs is not None:
+                self._procs.shutdown(wait=False, cancel_futures=True)
+                self._procs = None
+            self._submit_fetch(job)
+            return
         except (ServiceError, UnreadableFile) as exc:
             if self.result.fatal:
                 return
@@ -344,19 +360,15 @@ class Fetcher:
             return
         if outcome is None:
             return
-        if step == "fetch" and self._procs is not None:
-            digest = self._procs.submit(_digest_in_worker, outcome, list(batch), self.roles,
-                                        self.render)
-            self._pending[digest] = ("digest", job)
-            return
         if step == "digest":
             from .localfiles import decode_articles
 
             rows, texts = outcome
             articles, raw = decode_articles(rows), {}  # the worker cached them
             if texts is not None:
+                pmids = (a.pmid for a in articles)
                 with self._lock:
-                    self.result.rendered.update(zip((a.pmid for a in articles), texts, strict=True))
+                    self.result.rendered.update(zip(pmids, texts, strict=True))
         else:
             articles, raw = outcome
         self._store(articles, raw)
@@ -372,9 +384,9 @@ class Fetcher:
         if self.cache and raw:
             self.cache.put(raw)
         with self._lock:
+            self.result.fetched += sum(a.pmid not in self._records for a in articles)
             for article in articles:
                 self._records[article.pmid] = article
-            self.result.fetched += len(articles)
         self._report()
 
     def _read_cache(self, pmids: Sequence[str]) -> int:
