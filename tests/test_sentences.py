@@ -127,3 +127,13 @@ def test_real_review_abstract_splits_into_its_sentences() -> None:
     assert len(sentences) == 3
     assert sentences[0].endswith("[1,2].")
     assert sentences[2].startswith("However")
+
+
+def test_long_abstract_with_many_bracket_pairs() -> None:
+    # Every sentence has its own bracket pair; a period inside one never ends a sentence.
+    # (Each candidate was once tested against every pair: a 3 MB abstract took over a minute.)
+    one = "Group {i} differed (p < 0.05, e.g. Fig. {i}. B) from control. "
+    text = "".join(one.format(i=i) for i in range(3000))
+    spans = split(text)
+    assert len(spans) == 3000
+    assert text[spans[7][0] : spans[7][1]] == one.format(i=7).strip()

@@ -16,6 +16,7 @@ the next word cannot start a sentence (``E. coli``, ``p. 5``).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 __all__ = ["split", "split_text"]
 
@@ -76,8 +77,18 @@ def _bracket_mask(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
-    return any(a < pos < b for a, b in spans)
+def _merged(spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Open intervals (a, b) merged where they overlap, as sorted starts and ends, so that
+    "a < pos < b for some span" is one bisection (a long abstract has thousands of them)."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for a, b in sorted(spans):
+        if ends and a < ends[-1]:
+            ends[-1] = max(ends[-1], b)
+        else:
+            starts.append(a)
+            ends.append(b)
+    return starts, ends
 
 
 def _is_boundary(text: str, match: re.Match[str]) -> bool:
@@ -117,11 +128,13 @@ def _next_is_initial(text: str, pos: int) -> bool:
 def split(text: str) -> list[tuple[int, int]]:
     """Sentence spans of ``text``: ``text[s:e]`` is a sentence, stripped of whitespace."""
     cuts: list[int] = []
-    spans = _bracket_mask(text)
+    starts, ends = _merged(_bracket_mask(text))
     for m in _CANDIDATE.finditer(text):
-        if spans:
+        if starts:
             pos = m.start()
-            if any(a < pos < b for a, b in spans):
+            # Inside a bracket pair: the last merged span opening before pos, if it is open.
+            k = bisect_left(starts, pos) - 1
+            if k >= 0 and pos < ends[k]:
                 continue
         if _is_boundary(text, m):
             # Cut after the punctuation and closers, before the whitespace.
