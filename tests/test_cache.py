@@ -31,6 +31,7 @@ def test_large_lookups_are_chunked(tmp_path: Path) -> None:
     with Cache(tmp_path) as cache:
         cache.put({p: p.encode() for p in pmids})
         assert len(cache.get(pmids)) == 3000
+        assert cache.cached([*pmids, "9999999"]) == set(pmids)
 
 
 def test_cache_dir_comes_from_the_environment(tmp_path: Path) -> None:

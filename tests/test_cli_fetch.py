@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cytoreview import service
 from cytoreview.cli import app
 from cytoreview.testing.eutils_server import EutilsServer
 
@@ -175,9 +176,11 @@ def test_refused_connection_is_one_line_naming_the_url(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
 def test_big_batch_writes_what_the_cache_would_write(eutils: EutilsServer, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
                                                      fmt: str) -> None:
     # Enough records for the worker processes, which also render the output as records
-    # arrive: the bytes must be those the same records give when read back from the cache.
+    # arrive: the bytes must be those this process writes for the same records read back
+    # from the cache.
     pmids = sorted(eutils.store.records, key=int)[:700]
     listing = tmp_path / "ids.txt"
     listing.write_text("\n".join(pmids), encoding="utf-8")
@@ -186,6 +189,24 @@ def test_big_batch_writes_what_the_cache_would_write(eutils: EutilsServer, tmp_p
     assert eutils.count("efetch") == 4
     code, cached, err = run("batch", str(listing), "-f", fmt, "--quiet", "--offline")
     assert code == 0, err
-    assert fetched == cached
+    monkeypatch.setattr(service, "PROCESS_MIN_RECORDS", 10**9)  # everything in this process
+    code, here, err = run("batch", str(listing), "-f", fmt, "--quiet", "--offline")
+    assert code == 0, err
+    assert fetched == cached == here
     if fmt == "jsonl":
         assert [json.loads(line)["pmid"] for line in fetched.splitlines()] == pmids
+
+
+def test_cached_records_are_parsed_while_the_rest_is_fetched(eutils: EutilsServer,
+                                                             tmp_path: Path) -> None:
+    pmids = sorted(eutils.store.records, key=int)[:900]
+    listing = tmp_path / "ids.txt"
+    listing.write_text("\n".join(pmids[:500]), encoding="utf-8")
+    code, _, err = run("batch", str(listing), "-f", "jsonl", "--quiet")
+    assert code == 0, err
+    eutils.reset()
+    listing.write_text("\n".join(pmids), encoding="utf-8")
+    code, out, err = run("batch", str(listing), "-f", "jsonl", "--quiet")
+    assert code == 0, err
+    assert [json.loads(line)["pmid"] for line in out.splitlines()] == pmids
+    assert sorted(eutils.requested_ids()) == sorted(pmids[500:])

@@ -97,6 +97,18 @@ class Cache:
                 found.update((pmid, bytes(xml)) for pmid, xml in rows)
         return found
 
+    def cached(self, pmids: Sequence[str]) -> set[str]:
+        """Which of ``pmids`` are cached (without reading their XML)."""
+        found: set[str] = set()
+        with self._lock:
+            for start in range(0, len(pmids), _CHUNK):
+                chunk = list(pmids[start : start + _CHUNK])
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(f"SELECT pmid FROM records WHERE pmid IN ({marks})",
+                                        chunk)
+                found.update(pmid for (pmid,) in rows)
+        return found
+
     def put(self, records: Mapping[str, bytes]) -> None:
         now = time.time()
         with self._lock:

@@ -42,7 +42,8 @@ from .model import Article
 
 #: PubMed's esearch will not page past this many results.
 MAX_SEARCH = 9999
-#: Jobs with at least this many records to fetch parse and annotate in worker processes.
+#: Jobs with at least this many records to parse (fetched or cached) parse and annotate them
+#: in worker processes.
 PROCESS_MIN_RECORDS = 600
 #: Attempts per half when a failing batch is split (the full batch had all of its attempts).
 SPLIT_ATTEMPTS = 2
@@ -220,23 +221,31 @@ class Fetcher:
 
     def _load(self, pmids: list[str]) -> None:
         self._wanted = len(pmids)
+        cached: list[str] = []
         missing = pmids
-        if not self.refresh:
-            self.result.from_cache = self._read_cache(pmids)
-            missing = [p for p in pmids if p not in self._records]
-        self._report()
-        if not missing or self.offline or self.result.fatal:
-            return
-        jobs = self._plan(missing)
+        if self.cache is not None and not self.refresh:
+            have = self.cache.cached(pmids)
+            cached = [p for p in pmids if p in have]
+            missing = [p for p in pmids if p not in have]
+        fetching = bool(missing) and not self.offline and not self.result.fatal
         # Forked first, while this process has one thread; the workers load the role model
         # while the first requests are on the wire.
-        self._procs = self._process_pool(len(missing))
-        self._threads = ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(jobs))),
-                                           thread_name_prefix="efetch")
+        self._procs = self._process_pool(len(cached) + (len(missing) if fetching else 0))
         self._pending = {}
-        for job in jobs:
-            self._submit_fetch(job)
         try:
+            # Requests go out first; cached records are parsed while they are on the wire.
+            if fetching:
+                for job in self._plan(missing):
+                    self._submit_fetch(job)
+            if self._procs is not None and cached:
+                for start in range(0, len(cached), self.batch_size):
+                    chunk = tuple(cached[start : start + self.batch_size])
+                    future = self._procs.submit(_digest_cached_in_worker, list(chunk),
+                                                self.roles, self.render)
+                    self._pending[future] = ("cached", _Job(chunk))
+            else:
+                self.result.from_cache += self._read_cache(cached)
+            self._report()
             while self._pending:
                 # A timeout keeps the main thread responsive to Ctrl-C.
                 done, _ = wait(set(self._pending), timeout=0.2, return_when=FIRST_COMPLETED)
@@ -246,11 +255,13 @@ class Fetcher:
             # Ctrl-C must not wait for requests in flight (a stalled one could take minutes):
             # cancel the queue, make waiting workers give up, and leave without joining.
             self.client.cancel()
-            self._threads.shutdown(wait=False, cancel_futures=True)
+            if self._threads is not None:
+                self._threads.shutdown(wait=False, cancel_futures=True)
             if self._procs is not None:
                 self._procs.shutdown(wait=False, cancel_futures=True)
             raise
-        self._threads.shutdown()
+        if self._threads is not None:
+            self._threads.shutdown()
         if self._procs is not None:
             self._procs.shutdown()
 
@@ -291,7 +302,9 @@ class Fetcher:
     # parsed and annotated on every core.
 
     def _submit_fetch(self, job: _Job) -> None:
-        assert self._threads is not None
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(max_workers=self.workers,
+                                               thread_name_prefix="efetch")
         future = self._threads.submit(self._fetch_batch, job)
         self._pending[future] = ("fetch", job)
 
@@ -342,9 +355,20 @@ class Fetcher:
             if self._procs is not None:
                 self._procs.shutdown(wait=False, cancel_futures=True)
                 self._procs = None
-            self._submit_fetch(job)
+            if step == "cached":
+                self.result.from_cache += self._read_cache(batch)
+            else:
+                self._submit_fetch(job)
             return
         except (ServiceError, UnreadableFile) as exc:
+            if step == "cached":  # a damaged cache entry: NCBI still has the record
+                if self.offline:
+                    with self._lock:
+                        self._errors.update((p, f"cached record unreadable ({exc})")
+                                            for p in batch)
+                else:
+                    self._submit_fetch(job)
+                return
             if self.result.fatal:
                 return
             if job.retstart is not None:
@@ -360,7 +384,7 @@ class Fetcher:
             return
         if outcome is None:
             return
-        if step == "digest":
+        if step in ("digest", "cached"):
             from .localfiles import decode_articles
 
             rows, texts = outcome
@@ -371,6 +395,12 @@ class Fetcher:
                     self.result.rendered.update(zip(pmids, texts, strict=True))
         else:
             articles, raw = outcome
+        if step == "cached":
+            with self._lock:
+                self.result.from_cache += len(articles)
+                self._records.update((a.pmid, a) for a in articles)
+            self._report()
+            return
         self._store(articles, raw)
         if job.retstart is not None:
             # The set may have changed on NCBI's side since the search: what this page did not
@@ -567,6 +597,27 @@ def _warm_worker(roles: bool, cache_dir: str | None) -> None:
     _digest(_WARM_UP_RECORD, ["1"], roles)
 
 
+def _digest_cached_in_worker(pmids: list[str], roles: bool, render: str | None
+                             ) -> tuple[list[list[object]], list[str] | None]:
+    """Like :func:`_digest_in_worker` for records this worker reads from the cache itself
+    (only PMIDs cross the pipe)."""
+    from .localfiles import encode_articles
+
+    assert _worker_cache is not None
+    blobs = list(_worker_cache.get(pmids).values())
+    data = b"<PubmedArticleSet>" + b"".join(blobs) + b"</PubmedArticleSet>"
+    articles = _annotate(roles, [a for a, _ in parse.parse_records(data, "cache")])
+    return encode_articles(articles), _render(articles, render)
+
+
+def _render(articles: list[Article], render: str | None) -> list[str] | None:
+    if render is None:
+        return None
+    from .export import render_records
+
+    return [render_records([a], render) for a in articles]
+
+
 _WARM_UP_RECORD = (
     b"<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID><Article>"
     b"<Journal><Title>Warm-up</Title></Journal><ArticleTitle>Warm-up.</ArticleTitle><Abstract>"
@@ -587,9 +638,4 @@ def _digest_in_worker(data: bytes, batch: list[str], roles: bool, render: str | 
     articles, raw = _digest(data, batch, roles)
     if _worker_cache is not None and raw:
         _worker_cache.put(raw)
-    texts = None
-    if render is not None:
-        from .export import render_records
-
-        texts = [render_records([a], render) for a in articles]
-    return encode_articles(articles), texts
+    return encode_articles(articles), _render(articles, render)
