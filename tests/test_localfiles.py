@@ -149,9 +149,17 @@ def test_parse_files_keeps_input_order_and_reports_bad_files_in_place(
     assert isinstance(error, UnreadableFile) and "after PMID" in error.reason
 
 
-def test_records_from_workers_equal_records_parsed_in_process() -> None:
-    serial = list(parse_files([str(OLD), str(NEW)], jobs=1, roles=False))
-    parallel = list(parse_files([str(OLD), str(NEW)], jobs=2, roles=False))
+@pytest.mark.parametrize("depth", [8, 1])
+def test_records_from_workers_equal_records_parsed_in_process(
+    monkeypatch: pytest.MonkeyPatch, depth: int
+) -> None:
+    from cytoreview import localfiles
+
+    # depth 1: a worker ahead of the parent spills the rest of its file to disk.
+    monkeypatch.setattr(localfiles, "_SPILL_DEPTH", depth)
+    paths = [str(OLD), str(NEW), str(OLD), str(NEW)]
+    serial = list(parse_files(paths, jobs=1, roles=False))
+    parallel = list(parse_files(paths, jobs=2, roles=False, chunk_size=2))
     assert serial == parallel
 
 
@@ -182,7 +190,7 @@ def test_output_rendered_by_workers_equals_the_writer_on_records(
     from cytoreview.export import Provenance, write, write_rendered
 
     # depth 1: a worker ahead of the parent spills the rest of its file to disk.
-    monkeypatch.setattr(localfiles, "_RENDERED_QUEUE_DEPTH", depth)
+    monkeypatch.setattr(localfiles, "_SPILL_DEPTH", depth)
 
     broken = tmp_path / "broken.xml"
     data = NEW.read_bytes()

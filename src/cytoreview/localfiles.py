@@ -28,6 +28,7 @@ import pickle
 import queue
 import shutil
 import signal
+import struct
 import sys
 import tempfile
 import zlib
@@ -69,16 +70,11 @@ _GZIP_MAGIC = b"\x1f\x8b"
 #: Records per message from a worker: large enough that pickling and pipe overhead stay
 #: small, small enough that the first records show up at once.
 CHUNK_SIZE = 256
-#: Chunks a worker may have waiting (pickled: ~1 MB each, ~1.5 MB with roles) while the
-#: parent still reads an earlier file. Output is in input order, so this is how far a worker
-#: can run ahead: too few and the workers take turns instead of running side by side, too many
-#: and a worker holds a whole file. 64 chunks = 16,384 records.
-_QUEUE_DEPTH = 64
-#: With rendered output (``render_files``) a worker whose queue is full does not wait: the rest
-#: of that file's text goes to a spill file on disk, which the parent copies out when it gets
-#: there. So workers never take turns, and memory stays small: 8 chunks of ~2 MB queued.
-_RENDERED_QUEUE_DEPTH = 8
-_SPILL_READ = 1 << 20
+#: A worker whose queue is full does not wait: the rest of that file's chunks go to a spill
+#: file on disk, which the parent reads back when it gets there. So workers never take turns,
+#: and memory stays small: 8 chunks of ~1-2 MB queued per worker.
+_SPILL_DEPTH = 8
+_FRAME = struct.Struct("<QQ")  # a spilled chunk: payload length, record count, payload
 _POLL_SECONDS = 0.5
 
 
@@ -389,15 +385,13 @@ def _worker(
     """Parse the assigned files in order; send (index, payload, count, stats, reason, spill).
 
     ``stats`` is None except on the last message of a file, which also names the spill file
-    (if ``spill_dir`` is given and the queue was full at some point): the rest of the file's
-    output, ``count`` records of it.
+    if the queue was full at some point: the file's remaining chunks, as frames.
     """
     _init_worker()
     for index, path in jobs:
         stats = ParseStats()
         reason = None
         spill: Any = None
-        spilled = 0
         try:
             for chunk in annotated_chunks(path, roles, stats, chunk_size):
                 data = _ship(chunk, fmt)
@@ -410,10 +404,8 @@ def _worker(
                         continue
                     except queue.Full:
                         spill = open(os.path.join(spill_dir, f"{index}.part"), "wb")  # noqa: SIM115
-                if fmt == "json" and spilled:
-                    spill.write(b",")  # what write_rendered puts between chunks
+                spill.write(_FRAME.pack(len(data), len(chunk)))
                 spill.write(data)
-                spilled += len(chunk)
         except UnreadableFile as exc:
             reason = exc.reason
         except Exception as exc:  # a bug must not take the other files down with it
@@ -421,7 +413,7 @@ def _worker(
         finally:
             if spill is not None:
                 spill.close()
-        out.put((index, b"", spilled, stats, reason, spill.name if spill is not None else None))
+        out.put((index, b"", 0, stats, reason, spill.name if spill is not None else None))
 
 
 def _init_worker() -> None:
@@ -562,9 +554,8 @@ def _parsed_chunks(
     order, errors in their place."""
     workers = min(jobs, len(paths))
     ctx = _context()
-    spill_dir = tempfile.mkdtemp(prefix="cytoreview-") if fmt is not None else None
-    depth = _QUEUE_DEPTH if fmt is None else _RENDERED_QUEUE_DEPTH
-    queues = [ctx.Queue(maxsize=depth) for _ in range(workers)]
+    spill_dir = tempfile.mkdtemp(prefix="cytoreview-")
+    queues = [ctx.Queue(maxsize=_SPILL_DEPTH) for _ in range(workers)]
     procs = [
         ctx.Process(
             target=_worker,
@@ -591,10 +582,10 @@ def _parsed_chunks(
                     continue
                 if got != index:  # cannot happen unless a worker broke its order
                     raise RuntimeError(f"worker sent file {got} while file {index} was due")
-                if count and spill is None:
+                if count:
                     yield Rendered(data, count)
                 if spill is not None:
-                    yield from _unspill(spill, count)
+                    yield from _unspill(spill)
                 if file_stats is not None:
                     stats.merge(file_stats)
                     if reason is not None:
@@ -611,17 +602,15 @@ def _parsed_chunks(
         for q in queues:
             q.close()
             q.join_thread()
-        if spill_dir is not None:
-            shutil.rmtree(spill_dir, ignore_errors=True)
+        shutil.rmtree(spill_dir, ignore_errors=True)
 
 
-def _unspill(path: str, count: int) -> Iterator[Rendered]:
-    """A spill file's text in pieces: the first carries the record count (so a writer knows
-    records follow), the others continue it."""
+def _unspill(path: str) -> Iterator[Rendered]:
+    """The chunks a worker spilled, in order."""
     with open(path, "rb") as spill:
-        while piece := spill.read(_SPILL_READ):
-            yield Rendered(piece, count)
-            count = 0
+        while header := spill.read(_FRAME.size):
+            size, count = _FRAME.unpack(header)
+            yield Rendered(spill.read(size), count)
     os.unlink(path)
 
 
