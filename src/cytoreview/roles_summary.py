@@ -124,7 +124,8 @@ _PURPOSE_ALTERNATIVES = _purpose_alternatives()
 
 def _states_purpose(text: str) -> bool:
     low = text.lower()
-    if not any(h in low for h in _PURPOSE_HINTS):
+    contains = low.__contains__
+    if not any(map(contains, _PURPOSE_HINTS)):
         return False
     if _PURPOSE_ALTERNATIVES is None or not text.isascii():
         return bool(PURPOSE_CUE.search(text))
@@ -138,7 +139,7 @@ def _states_purpose(text: str) -> bool:
                         return True
                     at = low.find(needle, at + 1)
             continue
-        if kind == "in" and not any(n in low for n in needles):
+        if kind == "in" and not any(map(contains, needles)):
             continue
         if kind == "starts" and not low.startswith(needles):
             continue
