@@ -15,9 +15,9 @@ Behaviour copied from NCBI: unknown PMIDs are silently absent from efetch; esear
 that match nothing in its ErrorList; the rate limit (3 requests in any 1-second window per
 ``api_key``, or per client address without one; 10 with an ``api_key``) is answered with 429,
 ``Retry-After: 1`` and NCBI's JSON body. Knobs: ``latency``, random faults (``fault_rate``,
-``fault_kinds``, ``fault_seed``), a scripted fault queue (:meth:`EutilsServer.script`) and
-``fail_pmids`` (efetch batches containing one of them always answer 500). Every request is logged
-in :attr:`EutilsServer.requests`.
+``fault_kinds``, ``fault_seed``), a scripted fault queue (:meth:`EutilsServer.script`),
+``fail_pmids`` (efetch batches containing one of them always answer 500) and ``history_ttl``
+(history sets expire, as NCBI's do). Every request is logged in :attr:`EutilsServer.requests`.
 
 Run ``python -m cytoreview.testing.eutils_server --help`` for the demo CLI.
 """
@@ -693,6 +693,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--fault-seed", type=int, default=0)
     ap.add_argument("--stall-seconds", type=float, default=5.0)
     ap.add_argument("--fail-pmids", default="", help="comma-separated PMIDs whose efetch fails")
+    ap.add_argument("--history-ttl", type=float, default=None, metavar="SECONDS",
+                    help="forget history sets (WebEnv) unused this long (default: never)")
     ap.add_argument("--verbose", "-v", action="store_true", help="log each request on stderr")
     args = ap.parse_args(argv)
     if args.data:
@@ -719,6 +721,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             fault_seed=args.fault_seed,
             stall_seconds=args.stall_seconds,
             fail_pmids=[p.strip() for p in args.fail_pmids.split(",") if p.strip()],
+            history_ttl=args.history_ttl,
             verbose=args.verbose,
         )
     except (ValueError, OSError) as exc:
