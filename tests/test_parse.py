@@ -417,3 +417,21 @@ def test_broken_xml_keeps_the_records_before_the_break() -> None:
 def test_parse_article_rejects_other_elements() -> None:
     with pytest.raises(ValueError, match="not a PubMed record"):
         parse_article(etree.fromstring(b"<Foo/>"))
+
+
+def test_fuzzed_entity_document_leaves_no_dangling_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # benchmarks/fuzz_parse.py --seed 1, input 25231: a broken file declaring a 50,000-character
+    # entity. Once lxml's iterparse had seen it, freeing the tree printed "Exception ignored ...
+    # Tried to unregister unknown proxy"; it is now refused before lxml reads it.
+    import gc
+    import gzip
+    import sys
+
+    data = gzip.decompress((FIXTURES / "fuzz_entity_proxy.xml.gz").read_bytes())
+    ignored: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", ignored.append)
+    for parse in (parse_bytes, parse_records):
+        with pytest.raises(UnreadableFile, match="declares entities"):
+            parse(data, "fuzzed.xml")
+        gc.collect()
+    assert ignored == []
