@@ -11,7 +11,8 @@ that run's own: the process itself and, separately, its largest worker (``getrus
 * ``cytoreview``: ``localfiles.parse_files`` with sentence roles (the default), all cores;
 * ``cytoreview --no-roles``: the same without roles;
 * ``lxml iterparse``: a bare iterparse that builds nothing, the ceiling for any lxml parser;
-* with ``--cli``: ``cytoreview parse FILES -f jsonl -o OUT`` end to end, with and without roles.
+* with ``--cli``: ``cytoreview parse FILES -f jsonl -o OUT`` end to end (its ``main`` in the
+  measuring process, so peak RSS is the command's and its workers'), with and without roles.
 
 Ratios are pubmed_parser's wall time divided by each engine's (higher is faster). ``CPU s`` is
 user+system time of the run and its workers: on a busy machine it shows what the work costs
@@ -52,6 +53,8 @@ def _peak_mb(who: int) -> float:
 
 def run_engine(engine: str, files: list[str], jobs: int | None) -> dict[str, Any]:
     """Child side: parse, count, report."""
+    if engine.startswith("cli"):
+        return run_cli(engine, files, jobs)
     start = time.perf_counter()
     count = 0
     if engine == "pubmed_parser":
@@ -84,27 +87,33 @@ def run_engine(engine: str, files: list[str], jobs: int | None) -> dict[str, Any
     return {"records": count, "seconds": time.perf_counter() - start}
 
 
+def run_cli(engine: str, files: list[str], jobs: int | None) -> dict[str, Any]:
+    """Child side of the CLI rows: ``cytoreview parse FILES -f jsonl -o OUT`` run in this
+    process (so its peak RSS and its workers' are this run's own)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.jsonl"
+        argv = ["cytoreview", "parse", *files, "-f", "jsonl", "-o", str(out), "--quiet"]
+        if jobs:
+            argv += ["--jobs", str(jobs)]
+        if engine.endswith("--no-roles"):
+            argv.append("--no-roles")
+        start = time.perf_counter()
+        from cytoreview.cli import main  # its imports count, as pubmed_parser's do
+
+        sys.argv = argv
+        try:
+            main()
+        except SystemExit as done:
+            if done.code:
+                raise SystemExit(f"{engine} failed with exit code {done.code}") from None
+        seconds = time.perf_counter() - start
+        with open(out, "rb") as fh:
+            records = sum(1 for _ in fh)
+    return {"records": records, "seconds": seconds}
+
+
 def measure(engine: str, files: list[str], jobs: int | None) -> dict[str, Any]:
     """Parent side: one fresh process per measurement."""
-    if engine.startswith("cli"):
-        with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-c", "from cytoreview.cli import main; main()", "parse",
-                   *files, "-f", "jsonl", "-o", str(Path(tmp) / "out.jsonl"), "--quiet"]
-            if jobs:
-                cmd += ["--jobs", str(jobs)]
-            if engine.endswith("--no-roles"):
-                cmd.append("--no-roles")
-            before = _cpu(resource.RUSAGE_CHILDREN)
-            start = time.perf_counter()
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            seconds = time.perf_counter() - start
-            cpu = _cpu(resource.RUSAGE_CHILDREN) - before
-            if proc.returncode:
-                raise SystemExit(f"{engine} failed: {proc.stderr.strip()[-500:]}")
-            with open(Path(tmp) / "out.jsonl", "rb") as fh:
-                records = sum(1 for _ in fh)
-        return {"records": records, "seconds": seconds, "cpu": cpu, "rss": None,
-                "worker_rss": None}
     cmd = [sys.executable, __file__, "--child", engine, *files]
     if jobs:
         cmd += ["--jobs", str(jobs)]
