@@ -147,12 +147,17 @@ def test_idconv_maps_pmcids_and_marks_unknown() -> None:
     assert str(seen[0].url).startswith("http://idconv.test/v1/?")
 
 
-def test_limiter_spaces_requests_to_the_rate() -> None:
-    limiter = RateLimiter(rate=3, margin=0.0)
-    waits = [limiter.reserve() for _ in range(7)]
-    # Seven requests at 3/s: the seventh may start no sooner than two seconds after the first.
-    assert waits[0] == pytest.approx(0, abs=0.01)
-    assert waits[6] == pytest.approx(2.0, abs=0.05)
+def test_limiter_spaces_request_starts_to_the_rate() -> None:
+    now = [100.0]
+    limiter = RateLimiter(rate=3, margin=0.0, clock=lambda: now[0])
+    assert limiter.reserve() == 0.0  # the first request starts at once
+    assert limiter.reserve() == pytest.approx(1 / 3)  # the next one waits its turn
+    now[0] += 0.2
+    assert limiter.reserve() == pytest.approx(1 / 3 - 0.2)
+    now[0] += 0.5  # the waiting thread woke late: its request starts now ...
+    assert limiter.reserve() == 0.0
+    now[0] += 0.1  # ... and the one after keeps its distance from that start
+    assert limiter.reserve() == pytest.approx(1 / 3 - 0.1)
 
 
 def test_settings_from_environment() -> None:

@@ -20,7 +20,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 from urllib.parse import urljoin, urlsplit
@@ -86,14 +86,20 @@ class RateLimiter:
     Spacing (rather than bursts) keeps every 1-second window at or under the limit; ``margin``
     (10%) absorbs the jitter between our send times and NCBI's arrival times, which a loaded
     machine or network can bunch up. A 429 costs more than the 10%.
+
+    A slot is taken when a request actually starts, not booked ahead: a thread that wakes late
+    (a busy machine, the GIL) pushes the next requests back rather than bunching up with them,
+    so the spacing holds between real start times.
     """
 
     _shared: ClassVar[dict[float, RateLimiter]] = {}
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, rate: float, margin: float = 0.1):
+    def __init__(self, rate: float, margin: float = 0.1,
+                 clock: Callable[[], float] = time.monotonic):
         self.rate = rate
         self.interval = 1.0 / rate * (1.0 + margin)
+        self._clock = clock
         self._next = 0.0
         self._lock = threading.Lock()
 
@@ -106,12 +112,14 @@ class RateLimiter:
             return cls._shared[rate]
 
     def reserve(self) -> float:
-        """Reserve the next slot; returns how long to wait before using it."""
+        """Take the slot if it is free now (returns 0: start the request at once), else return
+        how long to wait before asking again."""
         with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-            return slot - now
+            now = self._clock()
+            if now >= self._next:
+                self._next = now + self.interval
+                return 0.0
+            return self._next - now
 
 
 class Cancelled(CytoreviewError):
@@ -234,7 +242,8 @@ class EutilsClient:
         attempt = 0
         while True:
             attempt += 1
-            self._sleep(self.limiter.reserve())
+            while (wait := self.limiter.reserve()) > 0:
+                self._sleep(wait)
             self.stats.add(requests=1)
             try:
                 if self._cancel.is_set():
