@@ -7,12 +7,15 @@
   in, a picklable :class:`FileResult` (records, counts, error) out.
 * :func:`parse_files` runs many files on worker processes and yields their records in input
   order, each unreadable file as an :class:`UnreadableFile` at the point where it broke.
+* :func:`render_files` does the same but the workers also write the output text (json, jsonl,
+  csv): what the ``parse`` command uses, so its own process only writes bytes.
 
-Sentence roles (:func:`cytoreview.roles.annotate`) never run in the parent when there are
-workers: each worker parses whole files and adds roles; with fewer files than workers, a pool
-takes the roles (about ten times the cost of parsing) chunk by chunk instead. The parent only
-reassembles records in order and writes output. Records travel as plain tuples (see the wire
-format below).
+Sentence roles (:func:`cytoreview.roles.annotate_many`, chunk by chunk) never run in the parent
+when there are workers: each worker parses whole files and adds roles; with fewer files than
+workers, a pool takes the roles chunk by chunk instead. Records travel as plain tuples (see
+the wire format below), or as output text. A worker whose queue is full (the parent is still
+on an earlier file) spills the rest of that file's chunks to a temporary file instead of
+waiting, so workers never take turns and memory stays bounded.
 """
 
 from __future__ import annotations
