@@ -4,6 +4,15 @@
 resolve DOIs and PMCIDs, read the cache, fetch what is missing in pipelined batches at NCBI's
 rate, confirm every DOI against the record's own DOI, match records to inputs by PMID, and
 annotate sentence roles. Failures are collected per input; nothing fetched is ever dropped.
+
+How a big job runs (``PROCESS_MIN_RECORDS`` or more records): worker processes are forked
+first and warm up (role model, first-call costs) while the first requests are on the wire;
+fetch threads send requests at the limiter's pace and hand each answer over without waiting
+for it to be parsed; each worker parses, annotates, caches and (for the CLI's json, jsonl and
+csv) renders its records, so the parent only decodes records and writes bytes. Cached records
+are parsed by the workers too, reading the cache themselves, while the missing ones are
+fetched. A search for more than one batch keeps its result set on NCBI's history server and
+fetches whole missing pages of it by ``WebEnv``/``query_key``.
 """
 
 from __future__ import annotations
