@@ -2,7 +2,7 @@
 
     python benchmarks/roles.py            # full report on the dev split (pmid % 7 == 0)
     python benchmarks/roles.py --smoke    # a tiny run in seconds (CI)
-    python benchmarks/roles.py --model PATH --baseline
+    python benchmarks/roles.py --model PATH --baseline --no-stack
 
 The dev split's structured abstracts are fed to ``roles.annotate`` with their labels removed, in
 two ways: ``flat`` (the abstract as one unlabelled text, no section boundaries: what an
@@ -195,12 +195,17 @@ def main() -> None:
     ap.add_argument("--model", type=Path, help="a model file instead of the shipped one")
     ap.add_argument("--baseline", action="store_true", help="score the cue+position baseline")
     ap.add_argument("--verbose", action="store_true", help="show the seed predictions")
+    ap.add_argument("--no-stack", action="store_true", help="the model without its second pass")
     args = ap.parse_args()
     if args.baseline:
         roles._cache["model"] = roles._Baseline()
     elif args.model:
         roles._cache["model"] = RoleModel.load(args.model)
-    print(f"predictor: {type(roles._predictor()).__name__}")
+    predictor = roles._predictor()
+    if args.no_stack and isinstance(predictor, RoleModel):
+        predictor.stack = None
+    second = isinstance(predictor, RoleModel) and predictor.stack is not None
+    print(f"predictor: {type(predictor).__name__}" + (" (with second pass)" if second else ""))
     docs = roles_corpus.load(only="dev", limit=25 if args.smoke else None)
     for mode in ("flat", "sections"):
         arts = [roles.annotate(a) for a in articles(docs, mode)]

@@ -4,14 +4,18 @@
     python scripts/train_roles.py            # train part only: calibrate, report, save
     python scripts/train_roles.py --no-save  # the same without writing the model (for iterating)
 
-``--final`` first trains on the train part, fits the temperature on the calibration part and
-reports calib/dev; then retrains on train + calibration parts with that temperature and
-reports dev again (dev is never trained on, so both reports are honest).
+``--final`` first trains on the train part (with the narrative reviews outside the calibration
+part), fits the temperature on the calibration part and reports calib/dev; trains the second pass
+for flat text (``roles_model.Stack``) on the calibration part and its reviews, which that first
+model never saw, and reports dev; then retrains the first pass on train + calibration parts (all
+reviews) with that temperature and second pass and reports dev again (dev is never trained on,
+so every report is honest).
 
 Reproducible: the corpus split is by PMID (``roles_corpus.part``), the start is all zeros and the
 optimiser (L-BFGS on the full-batch, convex CRF log-likelihood with L2) is deterministic, so
 nothing is random; ``SEED`` is fixed for any sampling added later. The dev part is never
-used for training or calibration; the calibration part only fits the temperature.
+used for training or calibration; the calibration part fits the temperature and the second pass
+before the final first pass is trained on it.
 """
 
 from __future__ import annotations
@@ -31,7 +35,15 @@ import roles_corpus
 
 from cytoreview.model import ROLES, Role
 from cytoreview.roles_features import HASH_BITS, N_EDGE, N_POSITION, featurize
-from cytoreview.roles_model import Chain, RoleModel, forward_backward, length_groups
+from cytoreview.roles_model import (
+    N_STACK,
+    Chain,
+    RoleModel,
+    Stack,
+    forward_backward,
+    length_groups,
+    stack_features,
+)
 
 SEED = 20211298
 NB_BITS = 17
@@ -121,7 +133,7 @@ def unpack(theta: Array, far: bool) -> tuple[Array, list[Array], Array, Array, A
         nbs,
         theta[c : c + N_EDGE * K * K].reshape(N_EDGE, K, K),
         theta[c + N_EDGE * K * K : c + N_EDGE * K * K + K],
-        theta[c + N_EDGE * K * K + K :],
+        theta[c + N_EDGE * K * K + K : c + N_EDGE * K * K + 2 * K],
     )
 
 
@@ -132,27 +144,36 @@ def crf_nll(theta: Array, d: Design, l2: float, l2_nb: float) -> tuple[float, Ar
     e = d.x_self @ w
     for x, wt in zip(xs, nbs, strict=True):
         e = e + x @ wt
-    nll, g_e, g_trans, g_start, g_end = _chain(e, trans, start, end, d)
+    nll, g_e, g_tf, g_start, g_end = _chain(e, trans[d.edge], start, end, d)
     grad = np.concatenate(
         [(d.x_self_t @ g_e + l2 * w).ravel()]
         + [(xt @ g_e + l2_nb * wt).ravel() for xt, wt in zip(xts, nbs, strict=True)]
-        + [g_trans.ravel(), g_start, g_end]
+        + [by_kind(g_tf, d.edge).ravel(), g_start, g_end]
     )
     reg = 0.5 * l2 * float((w * w).sum()) + 0.5 * l2_nb * sum(float((x * x).sum()) for x in nbs)
     return nll + reg, grad
 
 
+def by_kind(g_tf: Array, edge: npt.NDArray[np.int64]) -> Array:
+    """Per-sentence transition gradients summed into the shared matrices of each edge kind."""
+    return np.stack([g_tf[edge == kind].sum(axis=0) for kind in range(N_EDGE)])
+
+
 def _chain(
-    e: Array, trans: Array, start: Array, end: Array, d: Design
+    e: Array, trans: Array, start: Array, end: Array, d: Design | StackDesign
 ) -> tuple[float, Array, Array, Array, Array]:
-    """NLL of the gold chains and its gradients (emissions, transitions, start, end)."""
+    """NLL of the gold chains and its gradients (emissions, transitions, start, end).
+
+    ``trans`` holds one matrix per sentence (the transition into it); so does its gradient.
+    """
     g_e = np.zeros_like(e)
     g_trans = np.zeros_like(trans)
+    every = np.arange(len(e))
     g_start = np.zeros(K)
     g_end = np.zeros(K)
     log_z = 0.0
     for group in d.groups:
-        ch = Chain(e, d.edge, trans, start, end, d.doc_starts[group], d.lens[group])
+        ch = Chain(e, every, trans, start, end, d.doc_starts[group], d.lens[group])
         wg = d.doc_w[group]
         log_z += float((ch.log_z * wg).sum())
         post = ch.posteriors() * wg[:, None, None]
@@ -165,13 +186,9 @@ def _chain(
             + (ch.em[:, 1:] + ch.beta[:, 1:])[:, :, None, :]
             - ch.log_z[:, None, None, None]
         )
-        kinds = d.edge[ch.index[:, 1:]]
         pv = ch.valid[:, 1:]
         pair = np.exp(pair) * wg[:, None, None, None]
-        for kind in range(N_EDGE):
-            m = pv & (kinds == kind)
-            if m.any():
-                g_trans[kind] += pair[m].sum(axis=0)
+        g_trans[ch.index[:, 1:][pv]] = pair[pv]
     y = d.y
     sw = d.sent_w
     g_e[np.arange(len(y)), y] -= sw
@@ -180,12 +197,12 @@ def _chain(
     same = np.ones(len(y), dtype=bool)
     same[first] = False
     cur = np.flatnonzero(same)
-    np.add.at(g_trans, (d.edge[cur], y[cur - 1], y[cur]), -sw[cur])
+    g_trans[cur, y[cur - 1], y[cur]] -= sw[cur]
     g_start -= np.bincount(y[first], weights=d.doc_w, minlength=K)
     g_end -= np.bincount(y[lastidx], weights=d.doc_w, minlength=K)
     gold = (
         (e[np.arange(len(y)), y] * sw).sum()
-        + (trans[d.edge[cur], y[cur - 1], y[cur]] * sw[cur]).sum()
+        + (trans[cur, y[cur - 1], y[cur]] * sw[cur]).sum()
         + (start[y[first]] * d.doc_w).sum()
         + (end[y[lastidx]] * d.doc_w).sum()
     )
@@ -206,6 +223,57 @@ def train(d: Design, l2: float, l2_nb: float, iters: int) -> RoleModel:
     w, nbs, trans, start, end = unpack(res.x, d.far)
     far = nbs[2:] if d.far else [None, None]
     return RoleModel(w, nbs[0], nbs[1], trans, start, end, 1.0, far[0], far[1])
+
+
+class StackDesign:
+    """What :func:`_chain` needs to score the second pass over a set of flat abstracts."""
+
+    def __init__(
+        self, model: RoleModel, docs: list[roles_corpus.Doc], weights: Sequence[float]
+    ) -> None:
+        texts = [d.texts() for d in docs]
+        self.marg, self.base, batch = model.first_pass(texts)
+        self.doc_starts = batch.doc_starts
+        self.x = stack_features(self.marg, self.doc_starts)
+        self.edge = batch.edge
+        self.lens = np.diff(self.doc_starts)
+        self.groups = length_groups(self.lens, 1024)
+        self.doc_w = np.asarray(weights, dtype=np.float64)
+        self.sent_w = np.repeat(self.doc_w, self.lens)
+        self.y = np.array([ROLES.index(r) for d in docs for r in d.roles()], dtype=np.int64)
+
+
+def fit_stack(
+    model: RoleModel,
+    docs: list[roles_corpus.Doc],
+    reviews: list[roles_corpus.Doc],
+    args: argparse.Namespace,
+) -> Stack:
+    """The second pass, trained on flat abstracts the first pass has not seen (the calibration
+    part, and the narrative reviews held out of the first pass at their weak weight); it starts
+    from the first pass (all zeros) and L2 pulls it back there."""
+    l2 = args.l2_stack
+    weights = [1.0] * len(docs) + [args.stack_review_weight] * len(reviews)
+    d = StackDesign(model, docs + reviews, weights)
+    a = N_STACK * K
+    b = a + N_EDGE * K * K
+
+    def nll(theta: Array) -> tuple[float, Array]:
+        st = Stack(theta[:a], theta[a:b], theta[b : b + K], theta[b + K :])
+        e2, tr, start, end = st.scores(d.marg, d.base, d.edge, d.doc_starts)
+        val, g_e, g_tf, g_start, g_end = _chain(e2, tr[d.edge], start, end, d)
+        g_w = d.x.T @ g_e + l2 * st.w
+        g_t = by_kind(g_tf, d.edge) + l2 * st.trans
+        g_se = [g_start + l2 * st.start, g_end + l2 * st.end]
+        grad = np.concatenate([g_w.ravel(), g_t.ravel(), *g_se])
+        return val + 0.5 * l2 * float((theta * theta).sum()), grad
+
+    res = optimize.minimize(
+        nll, np.zeros(b + 2 * K), jac=True, method="L-BFGS-B", options={"maxiter": 300}
+    )
+    print(f"  second pass: {res.nit} iterations, nll {res.fun:.1f}", flush=True)
+    x = res.x
+    return Stack(x[:a], x[a:b], x[b : b + K], x[b + K :])
 
 
 def fit_temperature(model: RoleModel, docs: list[roles_corpus.Doc]) -> float:
@@ -251,6 +319,12 @@ def main() -> None:
         "--no-far", dest="far", action="store_false",
         help="neighbour words from the adjacent sentences only (not also two away)",
     )
+    ap.add_argument(
+        "--no-stack", dest="stack", action="store_false", help="no second pass for flat text"
+    )
+    ap.add_argument("--l2-stack", type=float, default=30.0)
+    ap.add_argument("--stack-review-weight", type=float, default=0.3)
+    ap.add_argument("--stage1-out", type=Path, help="also save the train-part model here")
     args = ap.parse_args()
     docs = roles_corpus.load()
     parts: dict[str, list[roles_corpus.Doc]] = {"train": [], "calib": [], "dev": []}
@@ -263,16 +337,28 @@ def main() -> None:
         # research abstracts, forces methods and results into the middle of every review.
         reviews = [d for d in roles_corpus.load_reviews() if roles_corpus.part(d.pmid) != "dev"]
         print(f"  + {len(reviews)} weakly labelled narrative reviews", flush=True)
-    model = fit(parts["train"], reviews, args)
+    held: list[roles_corpus.Doc] = []
+    if args.stack:
+        # The second pass learns from the first pass's mistakes on unseen text, reviews too.
+        held = [d for d in reviews if roles_corpus.part(d.pmid) == "calib"]
+        first = [d for d in reviews if roles_corpus.part(d.pmid) != "calib"]
+        model = fit(parts["train"], first, args)
+    else:
+        model = fit(parts["train"], reviews, args)
     model.temperature = fit_temperature(model, parts["calib"])
     print(f"  temperature {model.temperature:.2f} (fitted on the calibration part)")
     report(model, parts, ("calib", "dev"))
+    if args.stage1_out:
+        model.save(args.stage1_out)
+    if args.stack:
+        model.stack = fit_stack(model, parts["calib"], held, args)
+        report(model, parts, ("dev",))
     if args.final:
         # The calibration part has done its job; train once more with it, keeping the
         # temperature (dev stays unseen, so its figures remain honest).
-        temperature = model.temperature
+        temperature, stack = model.temperature, model.stack
         model = fit(parts["train"] + parts["calib"], reviews, args)
-        model.temperature = temperature
+        model.temperature, model.stack = temperature, stack
         report(model, parts, ("dev",))
     if not args.no_save:
         model.save(args.out)

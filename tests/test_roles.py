@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -244,3 +245,28 @@ def test_model_file_round_trips_with_every_table(tmp_path: Path) -> None:
     shipped = roles_model.resources.files("cytoreview") / "data" / roles_model.MODEL_FILE
     with np.load(path) as saved, np.load(str(shipped)) as orig:
         assert sorted(saved.files) == sorted(orig.files)
+
+
+def test_second_pass_features_of_an_abstract_ignore_the_rest_of_the_batch() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    lens = [3, 1, 0, 5, 2]
+    marg = rng.dirichlet(np.ones(len(ROLES)), size=sum(lens))
+    starts = np.concatenate(([0], np.cumsum(lens))).astype(np.int64)
+    together = roles_model.stack_features(marg, starts)
+    for a, b in itertools.pairwise(starts.tolist()):
+        alone = roles_model.stack_features(marg[a:b], np.array([0, b - a], dtype=np.int64))
+        assert np.allclose(together[a:b], alone)
+
+
+
+def test_second_pass_refines_flat_text_and_leaves_sectioned_text_alone() -> None:
+    model = roles_model.load_default()
+    assert model is not None and model.stack is not None, "the shipped model has a second pass"
+    sents = [BACKGROUND, OBJECTIVE, METHODS, RESULTS, CONCLUSIONS]
+    flat = model.predict(sents)
+    sectioned = model.predict(sents, sections=[0, 1, 2, 3, 4])
+    model.stack = None
+    assert model.predict(sents, sections=[0, 1, 2, 3, 4]) == sectioned
+    assert [c for _, c in model.predict(sents)] != [c for _, c in flat]

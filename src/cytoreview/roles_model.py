@@ -12,6 +12,12 @@ marginal after temperature scaling fitted on a held-out calibration part (reliab
 ``benchmarks/roles.py``). Sentences whose role is already known (NLM-labelled sections of a mixed
 abstract) are clamped, so the rest is decoded in their context.
 
+Flat text (no section boundaries) gets a second pass (:class:`Stack`): a small CRF whose
+emissions are the first pass's plus a linear function of the first pass's marginals around each
+sentence (neighbours one and two away, the abstract's role proportions, what came before and
+after), trained on abstracts the first pass never saw (the calibration part and the reviews
+held out with it), starting from the first pass and regularised back toward it.
+
 Training data: the fully labelled structured abstracts of the shared PubMed file (each read
 flat and with its section boundaries), plus narrative review abstracts with weak labels at a low
 weight, so that reviews are not forced into methods and results. Two small priors apply where
@@ -35,7 +41,17 @@ import numpy.typing as npt
 from cytoreview.model import ROLES, Role
 from cytoreview.roles_features import HASH_BITS, N_POSITION, Batch, featurize
 
-__all__ = ["MODEL_FILE", "Chain", "RoleModel", "forward_backward", "length_groups", "load_default"]
+__all__ = [
+    "MODEL_FILE",
+    "N_STACK",
+    "Chain",
+    "RoleModel",
+    "Stack",
+    "forward_backward",
+    "length_groups",
+    "load_default",
+    "stack_features",
+]
 
 MODEL_FILE = "roles_model.npz"
 #: A sentence that opens by stating the aim ("The aim of this study was to ...", "This article
@@ -77,6 +93,7 @@ class RoleModel:
         temperature: float = 1.0,
         w_prev2: npt.NDArray[np.floating] | None = None,
         w_next2: npt.NDArray[np.floating] | None = None,
+        stack: Stack | None = None,
     ) -> None:
         if w_self.shape != ((1 << HASH_BITS) + N_POSITION, len(ROLES)):
             raise ValueError(f"role model has shape {w_self.shape}, features expect another")
@@ -99,6 +116,7 @@ class RoleModel:
         self.start = np.asarray(start, dtype=np.float64)
         self.end = np.asarray(end, dtype=np.float64)
         self.temperature = float(temperature)
+        self.stack = stack
 
     @classmethod
     def load(cls, path: Path | str) -> RoleModel:
@@ -108,6 +126,7 @@ class RoleModel:
                 z["w_self"], z["w_prev"], z["w_next"], z["trans"], z["start"], z["end"],
                 float(z["temperature"]),
                 z["w_prev2"] if far else None, z["w_next2"] if far else None,
+                Stack.from_npz(z),
             )
 
     def save(self, path: Path | str) -> None:
@@ -122,6 +141,8 @@ class RoleModel:
         if self.far:
             arrays["w_prev2"] = self.w_prev2.astype(np.float16)
             arrays["w_next2"] = self.w_next2.astype(np.float16)
+        if self.stack is not None:
+            arrays.update(self.stack.to_npz())
         np.savez_compressed(path, **arrays)
 
     def emissions(self, batch: Batch) -> Array:
@@ -199,19 +220,37 @@ class RoleModel:
         stats = [i for i, s in flat if STATS.search(s)]
         e[stats, _BACKGROUND] -= STATS_PENALTY
         e[stats, _PURPOSE] -= STATS_PENALTY
-        for d, fx in enumerate(fixed):
-            if fx is None:
-                continue
-            base = int(batch.doc_starts[d])
-            for i, role in enumerate(fx):
-                if role is not None:
-                    e[base + i] = -_CLAMP
-                    e[base + i, ROLES.index(role)] = _CLAMP
+        _clamp(e, fixed, batch.doc_starts)
         t = self.temperature
         marg = forward_backward(
             e / t, batch.edge, self.trans / t, self.start / t, self.end / t, batch.doc_starts
         )
+        if self.stack is not None and flat:
+            base = (e / t, self.trans / t, self.start / t, self.end / t)
+            marg = self.stack.refine(marg, base, batch, sections)
         return marg, batch.doc_starts
+
+    def first_pass(
+        self, abstracts: Sequence[Sequence[str]]
+    ) -> tuple[Array, tuple[Array, Array, Array, Array], Batch]:
+        """Marginals of flat abstracts without the second pass, the scores behind them
+        (temperature applied) and the features: what
+        ``scripts/train_roles.py`` trains the second pass on."""
+        stack, self.stack = self.stack, None
+        try:
+            marg, _ = self.marginals(abstracts, [None] * len(abstracts))
+        finally:
+            self.stack = stack
+        batch = featurize(abstracts)
+        e = self.emissions(batch)
+        flat = [(int(batch.doc_starts[d]) + i, s) for d, doc in enumerate(abstracts)
+                for i, s in enumerate(doc)]
+        e[[i for i, s in flat if STRONG_PURPOSE.match(s)], _PURPOSE] += PURPOSE_BOOST
+        stats = [i for i, s in flat if STATS.search(s)]
+        e[stats, _BACKGROUND] -= STATS_PENALTY
+        e[stats, _PURPOSE] -= STATS_PENALTY
+        t = self.temperature
+        return marg, (e / t, self.trans / t, self.start / t, self.end / t), batch
 
     def _predict_chunk(
         self,
@@ -230,6 +269,130 @@ class RoleModel:
             list(zip(labels[a:b], confs[a:b], strict=True))
             for a, b in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True)
         ]
+
+
+def _clamp(
+    e: Array, fixed: Sequence[Sequence[Role | None] | None], doc_starts: npt.NDArray[np.int64]
+) -> None:
+    """Pin the emissions of sentences whose role is known (in place)."""
+    for d, fx in enumerate(fixed):
+        if fx is None:
+            continue
+        base = int(doc_starts[d])
+        for i, role in enumerate(fx):
+            if role is not None:
+                e[base + i] = -_CLAMP
+                e[base + i, ROLES.index(role)] = _CLAMP
+
+
+#: Stacked features per sentence (see :func:`stack_features`).
+N_STACK = 5 * 12 + 5
+
+
+def stack_features(marg: Array, doc_starts: npt.NDArray[np.int64]) -> Array:
+    """Second-pass features from first-pass marginals: the sentence's own marginals (and their
+    logs), those of the sentences one and two away, the abstract's role proportions, the mean
+    and the maximum of each role's marginal before and after the sentence, and a bias."""
+    n, k = marg.shape
+    lens = np.diff(doc_starts)
+    doc_id = np.repeat(np.arange(len(lens)), lens)
+    first = doc_starts[:-1][doc_id]
+    idx = np.arange(n) - first
+    n_of = lens[doc_id]
+    out = np.zeros((n, N_STACK))
+    out[:, :k] = marg
+    out[:, k : 2 * k] = np.log(np.maximum(marg, 1e-4))
+    col = 2 * k
+    for step in (1, 2, -1, -2):
+        src = np.arange(n) - step
+        ok = (idx - step >= 0) & (idx - step < n_of)
+        out[ok, col : col + k] = marg[src[ok]]
+        out[~ok, 12 * k + (1, 2, -1, -2).index(step)] = 1.0
+        col += k
+    total = np.add.reduceat(marg, doc_starts[:-1][lens > 0], axis=0) if n else marg
+    sums = np.zeros((len(lens), k))
+    sums[lens > 0] = total
+    out[:, col : col + k] = sums[doc_id] / n_of[:, None]
+    col += k
+    cs = np.cumsum(marg, axis=0) - marg  # sum of all earlier sentences (across abstracts)
+    before = cs - cs[first]
+    after = sums[doc_id] - before - marg
+    denom = np.maximum(n_of - 1, 1)[:, None]
+    out[:, col : col + k] = before / denom
+    out[:, col + k : col + 2 * k] = after / denom
+    col += 2 * k
+    # Running maxima within each abstract: offset every abstract above the previous ones.
+    off = doc_id[:, None] * 2.0
+    m_before = np.maximum.accumulate(np.vstack([np.zeros((1, k)), marg[:-1] + off[:-1]]), axis=0)
+    m_before = np.maximum(m_before - off, 0.0)
+    m_before[idx == 0] = 0.0
+    rev = marg[::-1] + (len(lens) - doc_id[::-1, None]) * 2.0
+    m_after = np.maximum.accumulate(np.vstack([np.zeros((1, k)), rev[:-1]]), axis=0)[::-1]
+    m_after = np.maximum(m_after - (len(lens) - doc_id[:, None]) * 2.0, 0.0)
+    m_after[idx == n_of - 1] = 0.0
+    out[:, col : col + k] = m_before
+    out[:, col + k : col + 2 * k] = m_after
+    col += 2 * k
+    out[:, N_STACK - 1] = 1.0
+    return out
+
+
+class Stack:
+    """A second CRF pass for flat text over :func:`stack_features` of the first pass."""
+
+    def __init__(self, w: Array, trans: Array, start: Array, end: Array) -> None:
+        self.w = np.asarray(w, dtype=np.float64).reshape(N_STACK, len(ROLES))
+        self.trans = np.asarray(trans, dtype=np.float64).reshape(-1, len(ROLES), len(ROLES))
+        self.start = np.asarray(start, dtype=np.float64)
+        self.end = np.asarray(end, dtype=np.float64)
+
+    @classmethod
+    def from_npz(cls, z: np.lib.npyio.NpzFile) -> Stack | None:
+        if "s2_w" not in z.files:
+            return None
+        return cls(z["s2_w"], z["s2_trans"], z["s2_start"], z["s2_end"])
+
+    def to_npz(self) -> dict[str, Array]:
+        return {"s2_w": self.w, "s2_trans": self.trans, "s2_start": self.start, "s2_end": self.end}
+
+    def refine(
+        self,
+        marg: Array,
+        base: tuple[Array, Array, Array, Array],
+        batch: Batch,
+        sections: Sequence[Sequence[int] | None] | None,
+    ) -> Array:
+        """The marginals with those of flat abstracts replaced by the second pass's."""
+        marg2 = self.chain(marg, base, batch.edge, batch.doc_starts)
+        if sections is None:
+            return marg2
+        lens = np.diff(batch.doc_starts)
+        is_flat = np.repeat(np.array([sec is None for sec in sections], dtype=bool), lens)
+        out: Array = np.where(is_flat[:, None], marg2, marg)
+        return out
+
+    def scores(
+        self,
+        marg: Array,
+        base: tuple[Array, Array, Array, Array],
+        edge: npt.NDArray[np.int64],
+        doc_starts: npt.NDArray[np.int64],
+    ) -> tuple[Array, Array, Array, Array]:
+        """Second-pass emissions, transitions (by edge kind), start and end: the first pass's
+        (``base``, temperature applied) plus what the stacked features add."""
+        e1, tr1, start1, end1 = base
+        e2: Array = e1 + stack_features(marg, doc_starts) @ self.w
+        return e2, tr1 + self.trans, start1 + self.start, end1 + self.end
+
+    def chain(
+        self,
+        marg: Array,
+        base: tuple[Array, Array, Array, Array],
+        edge: npt.NDArray[np.int64],
+        doc_starts: npt.NDArray[np.int64],
+    ) -> Array:
+        e2, tr, start, end = self.scores(marg, base, edge, doc_starts)
+        return forward_backward(e2, edge, tr, start, end, doc_starts)
 
 
 class Chain:
