@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
 from cytoreview.errors import ServiceError, ServiceUnavailable
-from cytoreview.eutils import EutilsClient, RateLimiter, Settings
+from cytoreview.eutils import EutilsClient, RateLimiter, Settings, SlotFile
 
 BASE = "http://eutils.test/entrez/eutils/"
 SET = b'<?xml version="1.0"?>\n<PubmedArticleSet><PubmedArticle/></PubmedArticleSet>\n'
@@ -158,6 +163,32 @@ def test_limiter_spaces_request_starts_to_the_rate() -> None:
     assert limiter.reserve() == 0.0
     now[0] += 0.1  # ... and the one after keeps its distance from that start
     assert limiter.reserve() == pytest.approx(1 / 3 - 0.1)
+
+
+def _take_slots(path: str, count: int, starts: Any) -> None:
+    limiter = RateLimiter(rate=20, margin=0.0, slot_file=SlotFile(path))
+    for _ in range(count):
+        while (wait := limiter.reserve()) > 0:
+            time.sleep(wait)
+        starts.put(time.monotonic())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork and fcntl")
+def test_two_processes_share_one_request_budget(tmp_path: Path) -> None:
+    # NCBI counts per key, not per process: two commands at once must together keep the pace.
+    ctx = multiprocessing.get_context("fork")
+    starts = ctx.Queue()
+    began = time.monotonic()
+    workers = [ctx.Process(target=_take_slots, args=(str(tmp_path / "rate"), 5, starts))
+               for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    taken = sorted(starts.get(timeout=5) for _ in range(10))
+    # Ten slots at 20/s cannot all start within less than nine intervals of the first one
+    # (each process alone would be done after four).
+    assert taken[-1] - began >= 9 / 20 * 0.99
 
 
 def test_settings_from_environment() -> None:

@@ -2,8 +2,8 @@
 
 NCBI's rules, all enforced in :meth:`EutilsClient.send`:
 
-* at most 3 requests/s, 10 with an API key, counted across retries and across every client in
-  the process (:class:`RateLimiter`);
+* at most 3 requests/s, 10 with an API key, counted across retries, across every client in the
+  process and across every cytoreview process of the user (:class:`RateLimiter`);
 * ``tool`` and ``email`` on every request, ``api_key`` when given;
 * capped exponential backoff with jitter on 429, 5xx, connection errors and bodies that are
   truncated, not XML/JSON, or carry an ``<ERROR>``;
@@ -18,6 +18,8 @@ import json
 import os
 import random
 import re
+import struct
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +28,11 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+
+try:
+    import fcntl
+except ImportError:  # Windows: the limiter is process-wide only
+    fcntl = None  # type: ignore[assignment]
 
 from . import __version__
 from .errors import CytoreviewError, ServiceError, ServiceUnavailable
@@ -81,7 +88,8 @@ class Settings:
 
 
 class RateLimiter:
-    """Spaces request starts at least ``1/rate`` seconds apart, process-wide.
+    """Spaces request starts at least ``1/rate`` seconds apart, process-wide and, through a
+    :class:`SlotFile`, across the user's cytoreview processes.
 
     Spacing (rather than bursts) keeps every 1-second window at or under the limit; ``margin``
     (10%) absorbs the jitter between our send times and NCBI's arrival times, which a loaded
@@ -96,19 +104,21 @@ class RateLimiter:
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, rate: float, margin: float = 0.1,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 slot_file: SlotFile | None = None):
         self.rate = rate
         self.interval = 1.0 / rate * (1.0 + margin)
         self._clock = clock
         self._next = 0.0
         self._lock = threading.Lock()
+        self._file = slot_file
 
     @classmethod
     def shared(cls, rate: float) -> RateLimiter:
-        """The one limiter of this process for ``rate``."""
+        """The one limiter of this process for ``rate``, coordinated with other processes."""
         with cls._shared_lock:
             if rate not in cls._shared:
-                cls._shared[rate] = cls(rate)
+                cls._shared[rate] = cls(rate, slot_file=SlotFile.for_rate(rate))
             return cls._shared[rate]
 
     def reserve(self) -> float:
@@ -116,10 +126,63 @@ class RateLimiter:
         how long to wait before asking again."""
         with self._lock:
             now = self._clock()
-            if now >= self._next:
-                self._next = now + self.interval
+            if now < self._next:
+                return self._next - now
+            if self._file is not None:
+                wait = self._file.take(now, self.interval)
+                if wait > 0:
+                    return wait
+            self._next = now + self.interval
+            return 0.0
+
+
+class SlotFile:
+    """The next free request slot, shared by processes through an ``flock``-ed 8-byte file.
+
+    NCBI counts requests per API key (or per address), not per process: two cytoreview commands
+    running at once, or a batch beside a search, must share one budget. The file holds the
+    ``time.monotonic()`` (one system-wide clock) at which the next request may start. Where
+    there is no ``fcntl`` or the file cannot be opened, the limiter is process-wide only.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._fd: int | None = None
+        self._broken = False
+
+    @classmethod
+    def for_rate(cls, rate: float) -> SlotFile | None:
+        if fcntl is None:
+            return None
+        folder = os.path.join(tempfile.gettempdir(), f"cytoreview-{os.getuid()}")
+        return cls(os.path.join(folder, f"rate-{rate:g}"))
+
+    def _open(self) -> int | None:
+        if self._fd is None and not self._broken:
+            try:
+                os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                self._broken = True
+        return self._fd
+
+    def take(self, now: float, interval: float) -> float:
+        """Take the slot at ``now`` (returns 0) or return how long until it is free."""
+        fd = self._open()
+        if fd is None or fcntl is None:
+            return 0.0
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            raw = os.pread(fd, 8, 0)
+            nxt = struct.unpack("d", raw)[0] if len(raw) == 8 else 0.0
+            # A value further ahead than one interval was not written by a live limiter on this
+            # boot's clock (or another rate wrote it): take the slot rather than wait on it.
+            if nxt <= now or nxt > now + interval:
+                os.pwrite(fd, struct.pack("d", now + interval), 0)
                 return 0.0
-            return self._next - now
+            return nxt - now
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class Cancelled(CytoreviewError):
