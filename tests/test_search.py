@@ -51,6 +51,25 @@ def test_search_without_results_says_so(eutils: EutilsServer) -> None:
     assert "no PubMed results" in result.stderr
 
 
+def test_offline_search_replays_the_last_online_run_without_asking_ncbi(
+        eutils: EutilsServer) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["search", "interleukin-2", "--offline", "-f", "json"])
+    assert result.exit_code == 1
+    assert "interleukin-2" in result.stderr and "not in the cache" in result.stderr
+    assert not eutils.requests
+
+    online = runner.invoke(app, ["search", "interleukin-2", "--max", "5", "-f", "jsonl"])
+    assert online.exit_code == 0, online.stderr
+    sent = len(eutils.requests)
+    offline = runner.invoke(app, ["search", "interleukin-2", "--max", "5", "--offline",
+                                  "-f", "jsonl"])
+    assert offline.exit_code == 0, offline.stderr
+    assert offline.stdout == online.stdout
+    assert "showing the first 5" in offline.stderr
+    assert len(eutils.requests) == sent
+
+
 def _newest(eutils: EutilsServer, query: str, n: int) -> list[str]:
     """The first ``n`` PMIDs of ``query`` in PubMed's (and the stand-in's) order."""
     return sorted(run_query(eutils.store, query).pmids, key=int, reverse=True)[:n]

@@ -27,6 +27,12 @@ CREATE TABLE IF NOT EXISTS aliases (
     pmid TEXT NOT NULL,
     resolved REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS searches (
+    query TEXT PRIMARY KEY,   -- as typed, so --offline replays the same search
+    count INTEGER NOT NULL,   -- how many results PubMed reported
+    pmids TEXT NOT NULL,      -- the PMIDs esearch returned, space-separated, in its order
+    searched REAL NOT NULL
+);
 """
 # SQLite's default limit on host parameters is 999 on old builds; stay under it.
 _CHUNK = 900
@@ -141,6 +147,19 @@ class Cache:
                 "INSERT OR REPLACE INTO aliases (alias, pmid, resolved) VALUES (?, ?, ?)",
                 [(alias, pmid, now) for alias, pmid in aliases.items()])
 
+    def remember_search(self, query: str, count: int, pmids: Sequence[str]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO searches (query, count, pmids, searched) "
+                "VALUES (?, ?, ?, ?)", (query, count, " ".join(pmids), time.time()))
+
+    def recall_search(self, query: str) -> tuple[int, list[str]] | None:
+        """PubMed's count and the PMIDs of the last online run of ``query``, if any."""
+        with self._lock:
+            row = self._db.execute("SELECT count, pmids FROM searches WHERE query = ?",
+                                   (query,)).fetchone()
+        return None if row is None else (int(row[0]), row[1].split())
+
     def info(self) -> CacheInfo:
         with self._lock:
             records, oldest, newest = self._db.execute(
@@ -150,10 +169,12 @@ class Cache:
         return CacheInfo(self.path, records, aliases, size, oldest, newest)
 
     def clear(self) -> int:
-        """Delete every record and alias; returns how many records there were."""
+        """Delete every record, alias and remembered search; returns how many records there
+        were."""
         with self._lock:
             (count,) = self._db.execute("SELECT count(*) FROM records").fetchone()
             self._db.execute("DELETE FROM records")
             self._db.execute("DELETE FROM aliases")
+            self._db.execute("DELETE FROM searches")
             self._db.execute("VACUUM")
         return int(count)

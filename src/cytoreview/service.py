@@ -41,11 +41,12 @@ from .cache import Cache
 from .errors import (
     CytoreviewError,
     ExitStatus,
+    NotFound,
     ServiceError,
     ServiceUnavailable,
     UnreadableFile,
 )
-from .eutils import GET_MAX_IDS, Cancelled, EutilsClient
+from .eutils import GET_MAX_IDS, Cancelled, EutilsClient, SearchResult
 from .ids import Identifier, parse_identifier, unique
 from .model import Article
 
@@ -543,7 +544,12 @@ def search(
     wanted = max(0, min(max_results, MAX_SEARCH))
     with _client(client) as active:
         large = wanted > GET_MAX_IDS and not offline
-        found = active.esearch(query, retmax=wanted, usehistory=large)
+        if offline:
+            found = _recalled_search(cache, query)
+        else:
+            found = active.esearch(query, retmax=wanted, usehistory=large)
+            if cache is not None:
+                cache.remember_search(query, found.count, found.ids)
         pmids = found.ids[:wanted]
         identifiers = [Identifier("pmid", pmid, pmid) for pmid in pmids]
         history = (History(found.webenv, found.query_key, tuple(pmids))
@@ -559,6 +565,16 @@ def search(
         if found.count > MAX_SEARCH and len(identifiers) == MAX_SEARCH:
             result.note += " (esearch returns at most 9,999)"
     return result
+
+
+def _recalled_search(cache: Cache | None, query: str) -> SearchResult:
+    """``--offline``: the PMIDs of this query's last online run, from the cache."""
+    recalled = cache.recall_search(query) if cache is not None else None
+    if recalled is None:
+        raise NotFound(f"search {query!r}: not in the cache (--offline replays a search that "
+                       "was run online before)")
+    count, pmids = recalled
+    return SearchResult(count=count, ids=pmids)
 
 
 @contextmanager
