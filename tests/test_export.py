@@ -519,6 +519,21 @@ def _fixture_records() -> list[Article]:
             for a in parse_file(str(root / name), roles=True).articles]
 
 
+def test_book_chapter_is_cited_as_a_chapter_of_its_book() -> None:
+    (chapter,) = [a for a in _fixture_records() if a.record_type == "book"]
+    (entry,) = rispy.loads(_export("ris", [chapter])[0])
+    assert entry["type_of_reference"] == "CHAP"
+    assert (entry["title"], entry["secondary_title"]) == ("Example Syndrome", "Test Reviews®")
+    assert entry["publisher"] == "University of Nowhere"
+    (bib,) = _bibtex_library(_export("bibtex", [chapter])[0], decode=True).entries
+    assert bib.entry_type == "incollection"
+    assert bib.fields_dict["booktitle"].value == "Test Reviews®"
+    assert bib.fields_dict["publisher"].value == "University of Nowhere"
+    # A whole book (its title is the book's) stays a book.
+    whole = Article(pmid="2", title="Test Reviews", record_type="book", book_title="Test Reviews")
+    assert rispy.loads(_export("ris", [whole])[0])[0]["type_of_reference"] == "BOOK"
+
+
 def test_json_line_is_json_dumps_of_to_dict() -> None:
     # The JSONL writer writes records field by field for speed: it must stay byte for byte
     # what json.dumps makes of Article.to_dict, including when to_dict gains a key.

@@ -314,6 +314,9 @@ def test_book_article() -> None:
     assert book.abstract == ("Example syndrome is a made-up disorder. "
                              "The diagnosis is established by reading this file.")
     assert book.publication_types == ("Review",)
+    # A chapter keeps the book it belongs to (flattened like any title) and its publisher.
+    assert (book.book_title, book.publisher) == ("Test Reviews®", "University of Nowhere")
+    assert book.journal is None and book.container == "Test Reviews®"
 
 
 def test_delete_citation_is_skipped_and_counted() -> None:

@@ -111,7 +111,7 @@ def citation(article: Article) -> str:
         parts.append(inline(", ".join(names)) + ".")
     title = article.title.strip()
     parts.append(inline(title) + ("" if title.endswith((".", "?", "!")) else "."))
-    journal = article.journal_iso or article.journal
+    journal = article.journal_iso or article.container
     if journal:
         parts.append(f"*{inline(journal)}*.")
     where = str(article.year) if article.year is not None else ""

@@ -158,7 +158,8 @@ def json_line(a: Article) -> str:
         ', "pmcid": ', _opt(a.pmcid), ', "journal_iso": ', _opt(a.journal_iso),
         ', "volume": ', _opt(a.volume), ', "issue": ', _opt(a.issue),
         ', "pages": ', _opt(a.pages), ', "pub_date": ', _opt(a.pub_date),
-        ', "record_type": ', _q(a.record_type), ', "retracted": ', _bool(a.retracted),
+        ', "record_type": ', _q(a.record_type), ', "book_title": ', _opt(a.book_title),
+        ', "publisher": ', _opt(a.publisher), ', "retracted": ', _bool(a.retracted),
         ', "vernacular_title": ', _opt(a.vernacular_title),
         ', "languages": ', _strs(a.languages), ', "keywords": ', _strs(a.keywords),
         ', "author_details": [', ", ".join(map(_author_json, authors, names)), "]",
@@ -319,9 +320,17 @@ def _ris_value(text: str) -> str:
     return " ".join(text.split())
 
 
+def _is_chapter(article: Article) -> bool:
+    """A book record whose title is its own, not the book's: a chapter (an NCBI Bookshelf
+    entry such as a GeneReviews page)."""
+    return (article.record_type == "book" and article.book_title is not None
+            and article.title != article.book_title)
+
+
 def ris_record(article: Article) -> str:
-    lines: list[tuple[str, str]] = [("TY", "BOOK" if article.record_type == "book" else "JOUR")]
-    lines.append(("TI", article.title))
+    chapter = _is_chapter(article)
+    kind = "CHAP" if chapter else "BOOK" if article.record_type == "book" else "JOUR"
+    lines: list[tuple[str, str]] = [("TY", kind), ("TI", article.title)]
     lines += [("AU", sortable_name(a)) for a in article.authors]
     if article.year is not None:
         lines.append(("PY", str(article.year)))
@@ -332,6 +341,10 @@ def ris_record(article: Article) -> str:
         lines += [("T2", article.journal), ("JF", article.journal)]
     if article.journal_iso:
         lines.append(("J2", article.journal_iso))
+    if chapter and article.book_title:
+        lines.append(("T2", article.book_title))
+    if article.publisher:
+        lines.append(("PB", article.publisher))
     for tag, value in (("VL", article.volume), ("IS", article.issue)):
         if value:
             lines.append((tag, value))
@@ -599,6 +612,8 @@ def bibtex_entry(article: Article, key: str, start_page: str, end_page: str) -> 
         ("author", " and ".join(_bibtex_author(a) for a in article.authors)),
         ("title", latex_title(article.title)),
         ("journal", latex(article.journal)),
+        ("booktitle", latex(article.book_title) if _is_chapter(article) else ""),
+        ("publisher", latex(article.publisher)),
         ("year", "" if article.year is None else str(article.year)),
         ("month", _MONTHS[month - 1] if (month := pub_month(article)) else ""),
         ("volume", latex(article.volume)),
@@ -614,7 +629,8 @@ def bibtex_entry(article: Article, key: str, start_page: str, end_page: str) -> 
         ("mesh", latex(LIST_SEPARATOR.join(article.mesh_terms))),
         ("note", "RETRACTED ARTICLE" if article.retracted else ""),
     ]
-    kind = "book" if article.record_type == "book" else "article"
+    kind = ("incollection" if _is_chapter(article)
+            else "book" if article.record_type == "book" else "article")
     # Months go in as BibTeX's month macros (oct, not {oct}) so styles print them localised.
     body = "".join(
         f"  {name} = {value if name == 'month' else '{' + value + '}'},\n"

@@ -212,6 +212,8 @@ class Article:
     comments_corrections: tuple[CommentCorrection, ...] = ()
     retracted: bool = False
     record_type: Literal["article", "book"] = "article"
+    book_title: str | None = None  # books and book chapters: ``Book/BookTitle``
+    publisher: str | None = None  # books: ``Book/Publisher/PublisherName``
     sentences: tuple[Sentence, ...] = ()
     summary: Summary = field(default_factory=Summary)
 
@@ -231,6 +233,11 @@ class Article:
     @property
     def mesh_terms(self) -> tuple[str, ...]:
         return tuple(h.descriptor for h in self.mesh_headings)
+
+    @property
+    def container(self) -> str | None:
+        """Where the record appeared: the journal, or for a book chapter the book."""
+        return self.journal or self.book_title
 
     def sentence_text(self, sentence: Sentence) -> str:
         return self.abstract[sentence.start : sentence.end]
@@ -256,6 +263,8 @@ class Article:
             "pages": self.pages,
             "pub_date": self.pub_date,
             "record_type": self.record_type,
+            "book_title": self.book_title,
+            "publisher": self.publisher,
             "retracted": self.retracted,
             "vernacular_title": self.vernacular_title,
             "languages": list(self.languages),

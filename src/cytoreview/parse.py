@@ -585,6 +585,8 @@ def _book_article(record: Any) -> Article:
         vernacular_title=vernacular,
         retracted=_is_retracted((), types),
         record_type="book",
+        book_title=book_title or None,
+        publisher=_opt(book.find("Publisher/PublisherName")) if book is not None else None,
     )
 
 

@@ -68,7 +68,7 @@ def _header(article: Article) -> Text:
     text.append("\n")
     if article.authors:
         text.append(authors_line(article) + "\n", style="italic")
-    journal = " · ".join(p for p in (article.journal or article.journal_iso,
+    journal = " · ".join(p for p in (article.container or article.journal_iso,
                                       article.pub_date or (str(article.year)
                                                            if article.year else None))
                          if p)
