@@ -129,7 +129,7 @@ class RateLimiter:
             if now < self._next:
                 return self._next - now
             if self._file is not None:
-                wait = self._file.take(now, self.interval)
+                wait, now = self._file.take(self._clock, self.interval)
                 if wait > 0:
                     return wait
             self._next = now + self.interval
@@ -166,21 +166,24 @@ class SlotFile:
                 self._broken = True
         return self._fd
 
-    def take(self, now: float, interval: float) -> float:
-        """Take the slot at ``now`` (returns 0) or return how long until it is free."""
+    def take(self, clock: Callable[[], float], interval: float) -> tuple[float, float]:
+        """Take the slot now (returns 0 and the time taken) or return how long until it is
+        free. The clock is read under the lock: a time read before waiting for it could be
+        older than the slot another process has just taken."""
         fd = self._open()
         if fd is None or fcntl is None:
-            return 0.0
+            return 0.0, clock()
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
+            now = clock()
             raw = os.pread(fd, 8, 0)
             nxt = struct.unpack("d", raw)[0] if len(raw) == 8 else 0.0
             # A value further ahead than one interval was not written by a live limiter on this
-            # boot's clock (or another rate wrote it): take the slot rather than wait on it.
+            # boot's clock: take the slot rather than wait on it.
             if nxt <= now or nxt > now + interval:
                 os.pwrite(fd, struct.pack("d", now + interval), 0)
-                return 0.0
-            return nxt - now
+                return 0.0, now
+            return nxt - now, now
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
