@@ -15,15 +15,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
 
 import typer
 from rich.console import Console
 
 from . import __version__
-from .errors import CytoreviewError, ExitStatus, InvalidInput
+from .errors import CytoreviewError, ExitStatus, InvalidInput, UnreadableFile
 from .ids import Identifier
 from .model import Article
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from .service import FetchResult
@@ -408,7 +410,7 @@ def parse(
         cytoreview parse pubmed25n0001.xml.gz pubmed25n0002.xml.gz -f jsonl -o out.jsonl
     """
     from .export import RENDERED_FORMATS, write_rendered
-    from .localfiles import Rendered, parse_files, render_files
+    from .localfiles import parse_files, render_files
 
     cons = _consoles(ctx)
     errors: list[CytoreviewError] = []
@@ -419,21 +421,11 @@ def parse(
         errors.append(error)
         cons.say(f"cytoreview: {error}", style="red")
 
-    def records() -> Iterator[Article]:
+    def kept(items: Iterable[_T | UnreadableFile]) -> Iterator[_T]:
+        # A broken file is named and the stream goes on; Ctrl-C ends it with what was read.
         try:
-            for item in parse_files(paths, jobs=jobs, roles=not no_roles):
-                if isinstance(item, CytoreviewError):
-                    failed(item)
-                else:
-                    yield item
-        except KeyboardInterrupt:
-            state["interrupted"] = True
-
-    def rendered() -> Iterator[Rendered]:
-        # The workers write the records' JSON/CSV text; this process only writes bytes.
-        try:
-            for item in render_files(paths, fmt.value, jobs=jobs, roles=not no_roles):
-                if isinstance(item, CytoreviewError):
+            for item in items:
+                if isinstance(item, UnreadableFile):
                     failed(item)
                 else:
                     yield item
@@ -442,10 +434,13 @@ def parse(
 
     with _handled(cons):
         if fmt.value in RENDERED_FORMATS:
+            # The workers write the records' JSON/CSV text; this process only writes bytes.
+            rendered = render_files(paths, fmt.value, jobs=jobs, roles=not no_roles)
             with _open_output(output) as stream:
-                write_rendered(rendered(), fmt.value, stream)
+                write_rendered(kept(rendered), fmt.value, stream)
         else:
-            _emit(cons, records(), fmt, output, "parse", paths, full=full, all_roles=all_roles)
+            records = kept(parse_files(paths, jobs=jobs, roles=not no_roles))
+            _emit(cons, records, fmt, output, "parse", paths, full=full, all_roles=all_roles)
     if state["interrupted"]:
         cons.say("cytoreview: interrupted; the output holds the records parsed so far",
                  style="yellow")
