@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 from pylatexenc.latex2text import LatexNodes2Text  # type: ignore[import-untyped]
 
 from cytoreview import export
-from cytoreview.export import FORMATS, Provenance, page_range, write
+from cytoreview.citations import page_range
+from cytoreview.export import FORMATS, Provenance, write
 from cytoreview.model import Article, Author, MeshHeading, Role, Section, Sentence, Summary
 
 PROVENANCE = Provenance(
