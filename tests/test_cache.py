@@ -8,22 +8,26 @@ from pathlib import Path
 from cytoreview.cache import Cache, default_cache_dir
 
 
-def test_records_and_aliases_survive_reopening(tmp_path: Path) -> None:
+def test_records_aliases_and_searches_survive_reopening(tmp_path: Path) -> None:
     with Cache(tmp_path) as cache:
         cache.put({"15461571": b"<PubmedArticle>a</PubmedArticle>",
                    "2215513": b"<PubmedArticle>b</PubmedArticle>"})
         cache.remember({"doi:10.1097/01.cco.0000142070.45097.68": "15627015"})
+        cache.remember_search("interleukin-2", 120, ["2215513", "15461571"])
     with Cache(tmp_path) as cache:
+        assert cache.recall_search("interleukin-2") == (120, ["2215513", "15461571"])
+        assert cache.recall_search("interleukin-3") is None
         assert cache.get(["2215513", "999", "15461571"]) == {
             "2215513": b"<PubmedArticle>b</PubmedArticle>",
             "15461571": b"<PubmedArticle>a</PubmedArticle>"}
         assert cache.resolve(["doi:10.1097/01.cco.0000142070.45097.68", "doi:10.1/x"]) == {
             "doi:10.1097/01.cco.0000142070.45097.68": "15627015"}
         info = cache.info()
-        assert (info.records, info.aliases) == (2, 1)
+        assert (info.records, info.aliases, info.searches) == (2, 1, 1)
         assert info.size_bytes > 0
         assert cache.clear() == 2
         assert cache.get(["2215513"]) == {}
+        assert cache.recall_search("interleukin-2") is None
 
 
 def test_large_lookups_are_chunked(tmp_path: Path) -> None:

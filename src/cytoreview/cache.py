@@ -56,6 +56,7 @@ class CacheInfo:
     size_bytes: int
     oldest: float | None
     newest: float | None
+    searches: int = 0  # queries remembered for --offline
 
 
 class Cache:
@@ -165,8 +166,9 @@ class Cache:
             records, oldest, newest = self._db.execute(
                 "SELECT count(*), min(fetched), max(fetched) FROM records").fetchone()
             (aliases,) = self._db.execute("SELECT count(*) FROM aliases").fetchone()
+            (searches,) = self._db.execute("SELECT count(*) FROM searches").fetchone()
         size = sum(p.stat().st_size for p in self.directory.glob(self.FILENAME + "*"))
-        return CacheInfo(self.path, records, aliases, size, oldest, newest)
+        return CacheInfo(self.path, records, aliases, size, oldest, newest, searches)
 
     def clear(self) -> int:
         """Delete every record, alias and remembered search; returns how many records there

@@ -468,6 +468,7 @@ def cache_info(ctx: typer.Context) -> None:
         return datetime.fromtimestamp(ts).isoformat(timespec="seconds") if ts else "-"
 
     cons.out.print(f"path:     {info.path}\nrecords:  {info.records}\naliases:  {info.aliases}"
+                   f"\nsearches: {info.searches}"
                    f"\nsize:     {info.size_bytes / 1e6:.1f} MB\noldest:   {when(info.oldest)}"
                    f"\nnewest:   {when(info.newest)}", markup=False, highlight=False)
 
