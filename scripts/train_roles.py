@@ -1,21 +1,30 @@
 """Train the sentence-role CRF and write src/cytoreview/data/roles_model.npz.
 
-    python scripts/train_roles.py --final    # the shipped model (~10 min on one core)
+    python scripts/train_roles.py --final    # the shipped model (~25 min on one core)
     python scripts/train_roles.py            # train part only: calibrate, report, save
     python scripts/train_roles.py --no-save  # the same without writing the model (for iterating)
+    python scripts/train_roles.py --final --oof 0 --l2-stack 30  # the previous model (5ccb104)
 
 ``--final`` first trains on the train part (with the narrative reviews outside the calibration
 part), fits the temperature on the calibration part and reports calib/dev; trains the second pass
-for flat text (``roles_model.Stack``) on the calibration part and its reviews, which that first
-model never saw, and reports dev; then retrains the first pass on train + calibration parts (all
-reviews) with that temperature and second pass and reports dev again (dev is never trained on,
-so every report is honest).
+for flat text (``roles_model.Stack``) and reports dev; then retrains the first pass on train +
+calibration parts (all reviews) with that temperature and second pass and reports dev again (dev
+is never trained on, so every report is honest).
+
+The second pass learns from first-pass marginals of text that first pass never saw. With ``--oof
+K`` (default 3) the train and calibration parts (and the reviews) are cut into K folds by PMID; a
+first pass is trained on each K - 1 folds and gives the held-out fold its marginals (at the
+temperature fitted above), and the second pass is fitted on all of them (K more trainings, each
+on (K - 1) / K of the data; ``--l2-stack`` 10). With ``--oof 0`` it is fitted on the calibration
+part and its reviews only, scored by the train-part model (the previous recipe, with
+``--l2-stack 30``). ``--temperature T`` skips the train-part model, whose only remaining use with
+``--oof`` is the temperature (to reproduce the shipped file bit for bit, give the full-precision
+value stored in it, ``1.8000000000000012``).
 
 Reproducible: the corpus split is by PMID (``roles_corpus.part``), the start is all zeros and the
 optimiser (L-BFGS on the full-batch, convex CRF log-likelihood with L2) is deterministic, so
 nothing is random; ``SEED`` is fixed for any sampling added later. The dev part is never
-used for training or calibration; the calibration part fits the temperature and the second pass
-before the final first pass is trained on it.
+used for training or calibration.
 """
 
 from __future__ import annotations
@@ -160,7 +169,11 @@ def by_kind(g_tf: Array, edge: npt.NDArray[np.int64]) -> Array:
 
 
 def _chain(
-    e: Array, trans: Array, start: Array, end: Array, d: Design | StackDesign
+    e: Array,
+    trans: Array,
+    start: Array,
+    end: Array,
+    d: Design | StackDesign | OofStackDesign,
 ) -> tuple[float, Array, Array, Array, Array]:
     """NLL of the gold chains and its gradients (emissions, transitions, start, end).
 
@@ -276,6 +289,93 @@ def fit_stack(
     return Stack(x[:a], x[a:b], x[b : b + K], x[b + K :])
 
 
+def fold_of(pmid: str, k: int) -> int:
+    """The out-of-fold split: by PMID, independent of ``roles_corpus.part`` (``pmid % 7``)."""
+    return (int(pmid) // 7) % k
+
+
+Fold = tuple[RoleModel, list[roles_corpus.Doc], list[roles_corpus.Doc]]
+
+
+def fit_folds(
+    docs: list[roles_corpus.Doc], reviews: list[roles_corpus.Doc], args: argparse.Namespace
+) -> list[Fold]:
+    """One first pass per fold, trained on the other folds: (model, held-out abstracts, held-out
+    reviews) each."""
+    out = []
+    for f in range(args.oof):
+        print(f"  fold {f + 1}/{args.oof}:", flush=True)
+        tr = [d for d in docs if fold_of(d.pmid, args.oof) != f]
+        rv = [d for d in reviews if fold_of(d.pmid, args.oof) != f]
+        model = fit(tr, rv, args)
+        held = [d for d in docs if fold_of(d.pmid, args.oof) == f]
+        held_rv = [d for d in reviews if fold_of(d.pmid, args.oof) == f]
+        out.append((model, held, held_rv))
+    return out
+
+
+class OofStackDesign:
+    """:class:`StackDesign` over several first passes, each scoring the abstracts it never saw.
+
+    The first passes' transitions differ, so they are kept per sentence, and their start / end
+    scores are folded into the first / last sentence's emission (the same chain score)."""
+
+    def __init__(self, folds: list[Fold], temperature: float, review_weight: float) -> None:
+        margs, e1s, trs, xs, edges, ys, starts, ws = [], [], [], [], [], [], [], []
+        base = 0
+        for model, held, held_rv in folds:
+            model.temperature = temperature
+            docs = held + held_rv
+            marg, (e, tr, st, en), batch = model.first_pass([d.texts() for d in docs])
+            e = e.copy()
+            e[batch.doc_starts[:-1]] += st
+            e[batch.doc_starts[1:] - 1] += en
+            margs.append(marg)
+            e1s.append(e)
+            trs.append(tr[batch.edge])
+            xs.append(stack_features(marg, batch.doc_starts))
+            edges.append(batch.edge)
+            ys.append(np.array([ROLES.index(r) for d in docs for r in d.roles()], np.int64))
+            starts.append(batch.doc_starts[1:] + base)
+            ws += [1.0] * len(held) + [review_weight] * len(held_rv)
+            base += batch.n
+        self.marg = np.concatenate(margs)
+        self.e1 = np.concatenate(e1s)
+        self.tr1 = np.concatenate(trs)
+        self.x = np.concatenate(xs)
+        self.edge = np.concatenate(edges)
+        self.y = np.concatenate(ys)
+        self.doc_starts = np.concatenate([np.zeros(1, np.int64), *starts])
+        self.lens = np.diff(self.doc_starts)
+        self.groups = length_groups(self.lens, 1024)
+        self.doc_w = np.asarray(ws, dtype=np.float64)
+        self.sent_w = np.repeat(self.doc_w, self.lens)
+
+
+def fit_stack_oof(d: OofStackDesign, l2: float) -> Stack:
+    """The second pass on out-of-fold marginals (same objective as :func:`fit_stack`)."""
+    a = N_STACK * K
+    b = a + N_EDGE * K * K
+
+    def nll(theta: Array) -> tuple[float, Array]:
+        st = Stack(theta[:a], theta[a:b], theta[b : b + K], theta[b + K :])
+        e2 = d.e1 + d.x @ st.w
+        tr = d.tr1 + st.trans[d.edge]
+        val, g_e, g_tf, g_start, g_end = _chain(e2, tr, st.start, st.end, d)
+        g_w = d.x.T @ g_e + l2 * st.w
+        g_t = by_kind(g_tf, d.edge) + l2 * st.trans
+        g_se = [g_start + l2 * st.start, g_end + l2 * st.end]
+        grad = np.concatenate([g_w.ravel(), g_t.ravel(), *g_se])
+        return val + 0.5 * l2 * float((theta * theta).sum()), grad
+
+    res = optimize.minimize(
+        nll, np.zeros(b + 2 * K), jac=True, method="L-BFGS-B", options={"maxiter": 300}
+    )
+    print(f"  second pass (out of fold): {res.nit} iterations, nll {res.fun:.1f}", flush=True)
+    x = res.x
+    return Stack(x[:a], x[a:b], x[b : b + K], x[b + K :])
+
+
 def fit_temperature(model: RoleModel, docs: list[roles_corpus.Doc]) -> float:
     """The temperature minimising held-out NLL of the marginals, flat and sectioned alike."""
     gold = np.array([ROLES.index(r) for doc in docs for r in doc.roles()] * 2)
@@ -310,7 +410,10 @@ def main() -> None:
     ap.add_argument("--no-save", action="store_true")
     ap.add_argument("--l2", type=float, default=1.0)
     ap.add_argument("--l2-nb", type=float, default=4.0)
-    ap.add_argument("--iters", type=int, default=200)
+    ap.add_argument(
+        "--iters", "--max-iter", dest="iters", type=int, default=200,
+        help="L-BFGS iterations per first-pass training",
+    )
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--no-reviews", action="store_true", help="structured abstracts only")
     ap.add_argument("--review-weight", type=float, default=0.1)
@@ -322,10 +425,22 @@ def main() -> None:
     ap.add_argument(
         "--no-stack", dest="stack", action="store_false", help="no second pass for flat text"
     )
-    ap.add_argument("--l2-stack", type=float, default=30.0)
+    ap.add_argument("--l2-stack", type=float, default=10.0)
     ap.add_argument("--stack-review-weight", type=float, default=0.3)
     ap.add_argument("--stage1-out", type=Path, help="also save the train-part model here")
+    ap.add_argument(
+        "--oof", type=int, default=3, metavar="K",
+        help="train the second pass on K-fold out-of-fold marginals of train + calibration parts",
+    )
+    ap.add_argument(
+        "--temperature", type=float,
+        help="with --final --oof: use this temperature instead of fitting a stage-1 model",
+    )
     args = ap.parse_args()
+    if args.oof == 1 or args.oof < 0:
+        ap.error("--oof needs at least 2 folds")
+    if args.temperature is not None and not (args.final and args.oof and args.stack):
+        ap.error("--temperature only replaces the stage-1 model with --final --oof")
     docs = roles_corpus.load()
     parts: dict[str, list[roles_corpus.Doc]] = {"train": [], "calib": [], "dev": []}
     for doc in docs:
@@ -338,28 +453,42 @@ def main() -> None:
         reviews = [d for d in roles_corpus.load_reviews() if roles_corpus.part(d.pmid) != "dev"]
         print(f"  + {len(reviews)} weakly labelled narrative reviews", flush=True)
     held: list[roles_corpus.Doc] = []
-    if args.stack:
-        # The second pass learns from the first pass's mistakes on unseen text, reviews too.
-        held = [d for d in reviews if roles_corpus.part(d.pmid) == "calib"]
-        first = [d for d in reviews if roles_corpus.part(d.pmid) != "calib"]
-        model = fit(parts["train"], first, args)
+    stage1: RoleModel | None = None
+    if args.temperature is not None:
+        temperature = args.temperature
     else:
-        model = fit(parts["train"], reviews, args)
-    model.temperature = fit_temperature(model, parts["calib"])
-    print(f"  temperature {model.temperature:.2f} (fitted on the calibration part)")
-    report(model, parts, ("calib", "dev"))
-    if args.stage1_out:
-        model.save(args.stage1_out)
-    if args.stack:
-        model.stack = fit_stack(model, parts["calib"], held, args)
-        report(model, parts, ("dev",))
+        if args.stack:
+            # The second pass learns from the first pass's mistakes on unseen text, reviews too.
+            held = [d for d in reviews if roles_corpus.part(d.pmid) == "calib"]
+            first = [d for d in reviews if roles_corpus.part(d.pmid) != "calib"]
+            stage1 = fit(parts["train"], first, args)
+        else:
+            stage1 = fit(parts["train"], reviews, args)
+        stage1.temperature = temperature = fit_temperature(stage1, parts["calib"])
+        print(f"  temperature {temperature:.2f} (fitted on the calibration part)")
+        report(stage1, parts, ("calib", "dev"))
+        if args.stage1_out:
+            stage1.save(args.stage1_out)
+    stack: Stack | None = None
+    if args.stack and args.oof:
+        folds = fit_folds(parts["train"] + parts["calib"], reviews, args)
+        design = OofStackDesign(folds, temperature, args.stack_review_weight)
+        del folds
+        stack = fit_stack_oof(design, args.l2_stack)
+    elif args.stack and stage1 is not None:
+        stack = fit_stack(stage1, parts["calib"], held, args)
+    if stage1 is not None and stack is not None:
+        stage1.stack = stack
+        report(stage1, parts, ("dev",))
     if args.final:
         # The calibration part has done its job; train once more with it, keeping the
         # temperature (dev stays unseen, so its figures remain honest).
-        temperature, stack = model.temperature, model.stack
         model = fit(parts["train"] + parts["calib"], reviews, args)
         model.temperature, model.stack = temperature, stack
         report(model, parts, ("dev",))
+    else:
+        assert stage1 is not None
+        model = stage1
     if not args.no_save:
         model.save(args.out)
         print(f"  wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")

@@ -270,3 +270,41 @@ def test_second_pass_refines_flat_text_and_leaves_sectioned_text_alone() -> None
     model.stack = None
     assert model.predict(sents, sections=[0, 1, 2, 3, 4]) == sectioned
     assert [c for _, c in model.predict(sents)] != [c for _, c in flat]
+
+
+def test_out_of_fold_second_pass_has_the_single_model_objective() -> None:
+    """scripts/train_roles.py --oof: with one fold it is the calibration-part second pass."""
+    import argparse
+
+    import numpy as np
+
+    pytest.importorskip("scipy")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import roles_corpus
+    import train_roles
+
+    texts = [BACKGROUND, OBJECTIVE, METHODS, RESULTS, CONCLUSIONS]
+    roles5 = ["background", "purpose", "methods", "findings", "conclusions"]
+
+    def doc(pmid: int, keep: Sequence[int]) -> roles_corpus.Doc:
+        parts = [texts[i] for i in keep]
+        abstract = " ".join(parts)
+        sents, pos = [], 0
+        for k, i in enumerate(keep):
+            sents.append((pos, pos + len(texts[i]), roles5[i], k))
+            pos += len(texts[i]) + 1
+        return roles_corpus.Doc(str(pmid), abstract, tuple(sents))  # type: ignore[arg-type]
+
+    docs = [doc(7 * p, keep) for p, keep in enumerate([[0, 1, 2, 3, 4], [1, 2, 3], [0, 3, 4]] * 4)]
+    assert {train_roles.fold_of(d.pmid, 3) for d in docs} == {0, 1, 2}
+    args = argparse.Namespace(
+        iters=5, far=True, l2=1.0, l2_nb=4.0, review_weight=0.1, stack_review_weight=0.3,
+        l2_stack=30.0,
+    )
+    model = train_roles.fit(docs[:6], [], args)
+    model.temperature = 1.3
+    one = train_roles.fit_stack(model, docs[6:10], docs[10:], args)
+    design = train_roles.OofStackDesign([(model, docs[6:10], docs[10:])], 1.3, 0.3)
+    oof = train_roles.fit_stack_oof(design, 30.0)
+    assert np.allclose(one.w, oof.w, atol=1e-8) and np.allclose(one.trans, oof.trans, atol=1e-8)
+    assert np.abs(one.w).max() > 0

@@ -15,8 +15,9 @@ abstract) are clamped, so the rest is decoded in their context.
 Flat text (no section boundaries) gets a second pass (:class:`Stack`): a small CRF whose
 emissions are the first pass's plus a linear function of the first pass's marginals around each
 sentence (neighbours one and two away, the abstract's role proportions, what came before and
-after), trained on abstracts the first pass never saw (the calibration part and the reviews
-held out with it), starting from the first pass and regularised back toward it.
+after), trained on out-of-fold marginals (``scripts/train_roles.py --oof 3``: each abstract of
+the train and calibration parts, and each review, scored by a first pass trained on the other
+folds, so as unseen as at run time), starting from the first pass and regularised back toward it.
 
 Training data: the fully labelled structured abstracts of the shared PubMed file (each read
 flat and with its section boundaries), plus narrative review abstracts with weak labels at a low
