@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 from pathlib import Path
+from typing import Any
 
 from cytoreview.cache import Cache, default_cache_dir
 
@@ -60,3 +61,35 @@ def test_two_processes_share_one_cache(tmp_path: Path) -> None:
     assert [p.exitcode for p in procs] == [0, 0]
     with Cache(tmp_path) as cache:
         assert cache.info().records == 1000
+
+
+def _opener(directories: list[str], barrier: Any, failures: Any) -> None:
+    for directory in directories:
+        barrier.wait(30)
+        try:
+            with Cache(Path(directory)) as cache:
+                cache.put({directory: b"<PubmedArticle/>"})
+        except Exception as exc:  # reported, so one failure does not hide the next
+            failures.put(f"{directory}: {exc}")
+
+
+def test_processes_opening_a_new_cache_at_the_same_moment_all_succeed(tmp_path: Path) -> None:
+    # A new cache is switched to WAL by whichever process gets there first; SQLite does not wait
+    # for that lock, so without a retry about one round in four failed with "database is locked".
+    ctx = multiprocessing.get_context("spawn")
+    directories = [str(tmp_path / f"cache{n}") for n in range(40)]
+    barrier, failures = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_opener, args=(directories, barrier, failures))
+             for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+    errors = []
+    while not failures.empty():
+        errors.append(failures.get())
+    assert errors == []
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    for directory in directories:
+        with Cache(Path(directory)) as cache:
+            assert cache.info().records == 1

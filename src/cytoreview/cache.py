@@ -10,7 +10,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,34 @@ CREATE TABLE IF NOT EXISTS searches (
 """
 # SQLite's default limit on host parameters is 999 on old builds; stay under it.
 _CHUNK = 900
+_BUSY_TIMEOUT = 60.0  # seconds a process waits for another one's write before giving up
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting out other processes doing the same.
+
+    WAL is recorded in the file, so usually this only reads it. Changing the journal mode needs an
+    exclusive lock and SQLite does not call the busy handler for it: two processes opening a new
+    cache at once would see "database is locked" without this loop.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT
+    delay = 0.005
+    while True:
+        try:
+            (mode,) = db.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() == "wal":
+                return
+            # Returns the mode in force: not WAL on a file system without shared memory, where
+            # the rollback journal (one writer, readers wait) still keeps the cache correct.
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
 
 
 def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -69,11 +98,14 @@ class Cache:
         self.path = directory / self.FILENAME
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False,
-                                       isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT,
+                                       check_same_thread=False, isolation_level=None)
+            _use_wal(self._db)
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
+            with self._writing():
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
         except (OSError, sqlite3.Error) as exc:
             raise InvalidInput(f"cache {self.path}: cannot open ({exc})") from exc
         self._lock = threading.Lock()
@@ -116,18 +148,25 @@ class Cache:
                 found.update(pmid for (pmid,) in rows)
         return found
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front, through the busy handler. A deferred
+        # transaction that upgrades from read to write while another process writes can fail
+        # at once with "database is locked", whatever the timeout.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def put(self, records: Mapping[str, bytes]) -> None:
         now = time.time()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO records (pmid, xml, fetched) VALUES (?, ?, ?)",
-                    [(pmid, xml, now) for pmid, xml in records.items()])
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._lock, self._writing():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO records (pmid, xml, fetched) VALUES (?, ?, ?)",
+                [(pmid, xml, now) for pmid, xml in records.items()])
 
     def resolve(self, aliases: Iterable[str]) -> dict[str, str]:
         """PMIDs for aliases (``doi:...``, ``pmcid:...``) resolved before."""
@@ -143,13 +182,13 @@ class Cache:
 
     def remember(self, aliases: Mapping[str, str]) -> None:
         now = time.time()
-        with self._lock:
+        with self._lock, self._writing():
             self._db.executemany(
                 "INSERT OR REPLACE INTO aliases (alias, pmid, resolved) VALUES (?, ?, ?)",
                 [(alias, pmid, now) for alias, pmid in aliases.items()])
 
     def remember_search(self, query: str, count: int, pmids: Sequence[str]) -> None:
-        with self._lock:
+        with self._lock, self._writing():
             self._db.execute(
                 "INSERT OR REPLACE INTO searches (query, count, pmids, searched) "
                 "VALUES (?, ?, ?, ?)", (query, count, " ".join(pmids), time.time()))
@@ -174,9 +213,10 @@ class Cache:
         """Delete every record, alias and remembered search; returns how many records there
         were."""
         with self._lock:
-            (count,) = self._db.execute("SELECT count(*) FROM records").fetchone()
-            self._db.execute("DELETE FROM records")
-            self._db.execute("DELETE FROM aliases")
-            self._db.execute("DELETE FROM searches")
+            with self._writing():
+                (count,) = self._db.execute("SELECT count(*) FROM records").fetchone()
+                self._db.execute("DELETE FROM records")
+                self._db.execute("DELETE FROM aliases")
+                self._db.execute("DELETE FROM searches")
             self._db.execute("VACUUM")
         return int(count)
