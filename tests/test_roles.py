@@ -247,6 +247,57 @@ def test_model_file_round_trips_with_every_table(tmp_path: Path) -> None:
         assert sorted(saved.files) == sorted(orig.files)
 
 
+def _dense_emissions(model: roles_model.RoleModel, batch: roles_model.Batch) -> object:
+    """The model's emission scores as its docstring defines them, one sentence at a time."""
+    import numpy as np
+
+    from cytoreview.roles_features import HASH_BITS
+
+    k = len(ROLES)
+    own = np.array([model.w_self[ids + (1 << HASH_BITS)].sum(axis=0) for ids in batch.pos_ids],
+                   dtype=np.float64).reshape(batch.n, k)
+    tables = [model.w_prev, model.w_next, model.w_prev2, model.w_next2]
+    words = np.zeros((len(tables), batch.n, k))
+    for sent, bucket in zip(batch.feat_sent.tolist(), batch.feat_bucket.tolist(), strict=True):
+        own[sent] += model.w_self[bucket]
+        for t, table in enumerate(tables):
+            words[t, sent] += table[bucket & model.nb_mask]
+    doc = np.repeat(np.arange(len(batch.doc_starts) - 1), np.diff(batch.doc_starts))
+    scores = own.copy()
+    for i in range(batch.n):
+        for t, step in enumerate((1, -1, 2, -2)):  # the sentence before, after, two before...
+            j = i - step
+            if 0 <= j < batch.n and doc[j] == doc[i]:
+                scores[i] += words[t, j]
+    return scores
+
+
+def test_every_sentence_scores_all_its_features_even_next_to_sentences_without_words() -> None:
+    import numpy as np
+
+    from cytoreview.roles_features import featurize
+
+    model = roles_model.load_default()
+    assert model is not None and model.far
+    batches = [
+        [[BACKGROUND, METHODS, "."]],  # a batch that ends on a sentence without a word
+        [[OBJECTIVE, RESULTS, "", "..."]],
+        [[CONCLUSIONS], ["", ""]],
+        [["", METHODS], [RESULTS, "—", CONCLUSIONS]],
+        [["", ".", "?"]],
+    ]
+    for abstracts in batches:
+        batch = featurize(abstracts)
+        got = model.emissions(batch)
+        assert np.allclose(got, _dense_emissions(model, batch), atol=1e-4), abstracts
+    # An abstract's roles and confidences do not depend on what else is in its batch.
+    alone = model.predict_many([[BACKGROUND, METHODS, RESULTS]])[0]
+    together = model.predict_many([[BACKGROUND, METHODS, RESULTS], ["."]])[0]
+    assert [r for r, _ in together] == [r for r, _ in alone]
+    assert [c for _, c in together] == pytest.approx([c for _, c in alone], abs=1e-9)
+    assert model.emissions(featurize([])).shape == (0, len(ROLES))
+
+
 def test_second_pass_features_of_an_abstract_ignore_the_rest_of_the_batch() -> None:
     import numpy as np
 
