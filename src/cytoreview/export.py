@@ -28,7 +28,7 @@ from typing import TextIO
 
 from cytoreview import citations, digest
 from cytoreview.citations import LIST_SEPARATOR
-from cytoreview.model import Article, Author, MeshHeading, Sentence
+from cytoreview.model import ROLES, Article, Author, MeshHeading, Sentence
 
 FORMATS = ("table", "json", "jsonl", "md", "csv", "ris", "bibtex")
 
@@ -108,10 +108,21 @@ def _num(value: float | None) -> str:
 _INF = float("inf")
 
 
+#: Roles and sources come from a handful of strings: quoted once, not per sentence.
+_QUOTED = {value: _q(value) for value in (*ROLES, "nlm", "model")}
+_float_repr = float.__repr__
+
+
 def _sentence_json(s: Sentence) -> str:
-    return (f'{{"start": {_num(s.start)}, "end": {_num(s.end)}, "role": {_q(s.role)}, '
-            f'"confidence": {_num(round(s.confidence, 4))}, "source": {_q(s.source)}, '
-            f'"label": {_opt(s.label)}}}')
+    # Every sentence of every record passes here (about nine per abstract): offsets are ints
+    # and a confidence is a float in [0, 1], so _num's general checks are skipped for them.
+    label = s.label
+    conf = round(s.confidence, 4)
+    conf_text = _float_repr(conf) if type(conf) is float and 0.0 <= conf <= 1.0 else _num(conf)
+    return (f'{{"start": {int.__repr__(s.start)}, "end": {int.__repr__(s.end)}, '
+            f'"role": {_QUOTED.get(s.role) or _q(s.role)}, "confidence": {conf_text}, '
+            f'"source": {_QUOTED.get(s.source) or _q(s.source)}, '
+            f'"label": {"null" if label is None else _q(label)}}}')
 
 
 def _author_json(author: Author, name: str) -> str:
