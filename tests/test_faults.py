@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cytoreview import service
+from cytoreview import fetch_worker
 from cytoreview.cli import app
 from cytoreview.errors import ServiceError, ServiceUnavailable
 from cytoreview.eutils import EutilsClient, RateLimiter, Settings
@@ -21,7 +21,7 @@ from cytoreview.ids import Identifier
 from cytoreview.service import Fetcher
 from cytoreview.testing.eutils_server import DEFAULT_FAULT_KINDS, EutilsServer
 
-_real_digest_in_worker = service._digest_in_worker
+_real_digest_in_worker = fetch_worker.digest_in_worker
 
 
 def _pmids(server: EutilsServer, n: int) -> list[str]:
@@ -117,7 +117,7 @@ def test_a_worker_process_that_dies_loses_nothing(
 ) -> None:
     pmids = _pmids(eutils, 800)  # enough for the worker processes
     monkeypatch.setenv("CYTOREVIEW_TEST_DIE_ONCE", str(tmp_path / "died"))
-    monkeypatch.setattr(service, "_digest_in_worker", _die_once)
+    monkeypatch.setattr(fetch_worker, "digest_in_worker", _die_once)
     with _client(eutils) as client:
         result = Fetcher(client, roles=False).run([Identifier("pmid", p, p) for p in pmids])
     assert (tmp_path / "died").exists()

@@ -12,20 +12,18 @@
 
 Sentence roles (:func:`cytoreview.roles.annotate_many`, chunk by chunk) never run in the parent
 when there are workers: each worker parses whole files and adds roles; with fewer files than
-workers, a pool takes the roles chunk by chunk instead. Records travel as plain tuples (see
-the wire format below), or as output text. A worker whose queue is full (the parent is still
-on an earlier file) spills the rest of that file's chunks to a temporary file instead of
-waiting, so workers never take turns and memory stays bounded.
+workers, a pool takes the roles chunk by chunk instead. Records travel as plain tuples (the
+wire format, :mod:`cytoreview.wire`), or as output text. A worker whose queue is full (the
+parent is still on an earlier file) spills the rest of that file's chunks to a temporary file
+instead of waiting, so workers never take turns and memory stays bounded.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
 import gzip
 import multiprocessing
-import operator
 import os
 import pickle
 import queue
@@ -42,19 +40,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from cytoreview.errors import UnreadableFile
-from cytoreview.model import (
-    Article,
-    Author,
-    Chemical,
-    CommentCorrection,
-    MeshHeading,
-    MeshQualifier,
-    OtherAbstract,
-    Section,
-    Sentence,
-    Summary,
-)
+from cytoreview.model import Article
 from cytoreview.parse import ParseStats, Readable, iter_articles
+from cytoreview.wire import decode_articles, encode_articles
 
 __all__ = [
     "CHUNK_SIZE",
@@ -281,76 +269,6 @@ def parse_file(path: str, roles: bool = True) -> FileResult:
         except UnreadableFile as exc:
             result.reason = exc.reason
     return result
-
-
-# --- the wire format between workers and parent ---------------------------------------------
-# Pickling the frozen dataclasses goes through dataclasses' Python __getstate__/__setstate__
-# and costs more than parsing the record did. Plain tuples pickle in C; the parent rebuilds the
-# objects with their constructors, about three times cheaper end to end.
-
-
-def _getter(cls: type) -> Callable[[Any], tuple[Any, ...]]:
-    return operator.attrgetter(*[f.name for f in dataclasses.fields(cls)])
-
-
-_ARTICLE_FIELDS = [f.name for f in dataclasses.fields(Article)]
-_GET_ARTICLE = _getter(Article)
-_GET_AUTHOR = _getter(Author)
-_GET_HEADING = _getter(MeshHeading)
-_GET_QUALIFIER = _getter(MeshQualifier)
-_GET_SUMMARY = _getter(Summary)
-#: Article fields holding tuples of flat dataclasses, and those classes.
-_FLAT = {
-    _ARTICLE_FIELDS.index(name): cls
-    for name, cls in (
-        ("authors", Author),
-        ("chemicals", Chemical),
-        ("sections", Section),
-        ("other_abstracts", OtherAbstract),
-        ("comments_corrections", CommentCorrection),
-        ("sentences", Sentence),
-    )
-}
-_FLAT_GET = {i: _getter(cls) for i, cls in _FLAT.items()}
-_MESH = _ARTICLE_FIELDS.index("mesh_headings")
-_SUMMARY = _ARTICLE_FIELDS.index("summary")
-
-
-def _encode(article: Article) -> list[Any]:
-    row = list(_GET_ARTICLE(article))
-    for i, get in _FLAT_GET.items():
-        if row[i]:
-            row[i] = [get(x) for x in row[i]]
-    if row[_MESH]:
-        row[_MESH] = [
-            (d, ui, major, [_GET_QUALIFIER(q) for q in quals] if quals else ())
-            for d, ui, major, quals in map(_GET_HEADING, row[_MESH])
-        ]
-    row[_SUMMARY] = _GET_SUMMARY(row[_SUMMARY])
-    return row
-
-
-def _decode(row: list[Any]) -> Article:
-    for i, cls in _FLAT.items():
-        if row[i]:
-            row[i] = tuple([cls(*x) for x in row[i]])
-    if row[_MESH]:
-        row[_MESH] = tuple(
-            [
-                MeshHeading(d, ui, major, tuple([MeshQualifier(*q) for q in quals]))
-                for d, ui, major, quals in row[_MESH]
-            ]
-        )
-    row[_SUMMARY] = Summary(*row[_SUMMARY])
-    return Article(*row)
-
-
-def encode_articles(articles: list[Article]) -> list[list[Any]]:
-    return [_encode(a) for a in articles]
-
-
-def decode_articles(rows: list[list[Any]]) -> list[Article]:
-    return [_decode(r) for r in rows]
 
 
 # --- worker processes -----------------------------------------------------------------------

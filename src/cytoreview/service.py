@@ -8,18 +8,18 @@ annotate sentence roles. Failures are collected per input; nothing fetched is ev
 How a big job runs (``PROCESS_MIN_RECORDS`` or more records): worker processes are forked
 first and warm up (role model, first-call costs) while the first requests are on the wire;
 fetch threads send requests at the limiter's pace and hand each answer over without waiting
-for it to be parsed; each worker parses, annotates, caches and (for the CLI's json, jsonl and
-csv) renders its records, so the parent only decodes records and writes bytes. Cached records
-are parsed by the workers too, reading the cache themselves, while the missing ones are
-fetched. A search for more than one batch keeps its result set on NCBI's history server and
-fetches whole missing pages of it by ``WebEnv``/``query_key``.
+for it to be parsed; each worker (:mod:`cytoreview.fetch_worker`) parses, annotates, caches
+and (for the CLI's json, jsonl and csv) renders its records, so the parent only decodes
+records and writes bytes. Cached records are parsed by the workers too, reading the cache
+themselves, while the missing ones are fetched. A search for more than one batch keeps its
+result set on NCBI's history server and fetches whole missing pages of it by
+``WebEnv``/``query_key``.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,10 +33,9 @@ from concurrent.futures import (
 )
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from . import parse
+from . import fetch_worker, parse
 from .cache import Cache
 from .errors import (
     CytoreviewError,
@@ -49,6 +48,7 @@ from .errors import (
 from .eutils import GET_MAX_IDS, Cancelled, EutilsClient, SearchResult
 from .ids import Identifier, parse_identifier, unique
 from .model import Article
+from .wire import decode_articles
 
 #: PubMed's esearch will not page past this many results.
 MAX_SEARCH = 9999
@@ -250,8 +250,8 @@ class Fetcher:
             if self._procs is not None and cached:
                 for start in range(0, len(cached), self.batch_size):
                     chunk = tuple(cached[start : start + self.batch_size])
-                    future = self._procs.submit(_digest_cached_in_worker, list(chunk),
-                                                self.roles, self.render)
+                    future = self._procs.submit(fetch_worker.digest_cached_in_worker,
+                                                list(chunk), self.roles, self.render)
                     self._pending[future] = ("cached", _Job(chunk))
             else:
                 self.result.from_cache += self._read_cache(cached)
@@ -302,7 +302,8 @@ class Fetcher:
         # process already has it.
         cache_dir = str(self.cache.directory) if self.cache is not None else None
         procs = ProcessPoolExecutor(max_workers=cores, mp_context=mp.get_context("fork"),
-                                    initializer=_warm_worker, initargs=(self.roles, cache_dir))
+                                    initializer=fetch_worker.warm_worker,
+                                    initargs=(self.roles, cache_dir))
         procs.submit(int)  # start them now, while this process has one thread
         return procs
 
@@ -337,7 +338,7 @@ class Fetcher:
             return None
         if self._procs is not None:
             return data
-        return _digest(data, job.batch, self.roles)
+        return fetch_worker.digest(data, job.batch, self.roles)
 
     def _settle(self, future: Future[Any]) -> None:
         """A step finished: start the next one, store the records, or split a failing batch.
@@ -354,11 +355,11 @@ class Fetcher:
             outcome = future.result()
             if isinstance(outcome, bytes):  # an answer, to parse in a worker process
                 if self._procs is not None:
-                    digest = self._procs.submit(_digest_in_worker, outcome, list(batch),
-                                                self.roles, self.render)
+                    digest = self._procs.submit(fetch_worker.digest_in_worker, outcome,
+                                                list(batch), self.roles, self.render)
                     self._pending[digest] = ("digest", job)
                     return
-                outcome = _digest(outcome, batch, self.roles)  # the worker pool is gone
+                outcome = fetch_worker.digest(outcome, batch, self.roles)  # the worker pool is gone
         except BrokenExecutor:
             # A worker died (killed, out of memory): parse here from now on, and fetch this
             # batch again (its answer went down with the worker).
@@ -395,8 +396,6 @@ class Fetcher:
         if outcome is None:
             return
         if step in ("digest", "cached"):
-            from .localfiles import decode_articles
-
             rows, texts = outcome
             articles, raw = decode_articles(rows), {}  # the worker cached them
             if texts is not None:
@@ -437,7 +436,8 @@ class Fetcher:
         if not blobs:
             return 0
         data = b"<PubmedArticleSet>" + b"".join(blobs) + b"</PubmedArticleSet>"
-        articles = _annotate(self.roles, [a for a, _ in parse.parse_records(data, "cache")])
+        articles = fetch_worker.annotate(self.roles,
+                                         [a for a, _ in parse.parse_records(data, "cache")])
         with self._lock:
             for article in articles:
                 self._records[article.pmid] = article
@@ -584,83 +584,3 @@ def _client(client: EutilsClient | None) -> Iterator[EutilsClient]:
         return
     with EutilsClient() as own:
         yield own
-
-
-
-def _annotate(roles: bool, articles: Iterable[Article]) -> list[Article]:
-    if not roles:
-        return list(articles)
-    from .roles import annotate_many
-
-    return annotate_many(list(articles))
-
-
-def _digest(data: bytes, batch: Sequence[str], roles: bool
-            ) -> tuple[list[Article], dict[str, bytes]]:
-    wanted = set(batch)
-    records = [(a, xml) for a, xml in parse.parse_records(data, "efetch response")
-               if a.pmid in wanted]
-    return _annotate(roles, (a for a, _ in records)), {a.pmid: xml for a, xml in records}
-
-
-#: The cache of a worker process: its own SQLite connection, opened after the fork.
-_worker_cache: Cache | None = None
-
-
-def _warm_worker(roles: bool, cache_dir: str | None) -> None:
-    """Worker initializer: open the cache and load the role model before the first batch.
-
-    Ctrl-C is the parent's to handle: a worker finishes (and caches) the batch it has, then
-    the parent's shutdown ends it.
-    """
-    global _worker_cache
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if cache_dir is not None:
-        _worker_cache = Cache(Path(cache_dir))
-    # One small record through the whole path: the model, lazy imports and first-call setup
-    # are paid for while the first requests are on the wire, not by the first batch.
-    _digest(_WARM_UP_RECORD, ["1"], roles)
-
-
-def _digest_cached_in_worker(pmids: list[str], roles: bool, render: str | None
-                             ) -> tuple[list[list[object]], list[str] | None]:
-    """Like :func:`_digest_in_worker` for records this worker reads from the cache itself
-    (only PMIDs cross the pipe)."""
-    from .localfiles import encode_articles
-
-    assert _worker_cache is not None
-    blobs = list(_worker_cache.get(pmids).values())
-    data = b"<PubmedArticleSet>" + b"".join(blobs) + b"</PubmedArticleSet>"
-    articles = _annotate(roles, [a for a, _ in parse.parse_records(data, "cache")])
-    return encode_articles(articles), _render(articles, render)
-
-
-def _render(articles: list[Article], render: str | None) -> list[str] | None:
-    if render is None:
-        return None
-    from .export import render_records
-
-    return [render_records([a], render) for a in articles]
-
-
-_WARM_UP_RECORD = (
-    b"<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID><Article>"
-    b"<Journal><Title>Warm-up</Title></Journal><ArticleTitle>Warm-up.</ArticleTitle><Abstract>"
-    b"<AbstractText>We asked whether warming up helps. We measured it in two groups. "
-    b"It did help (p &lt; 0.05). Warming up is useful.</AbstractText></Abstract>"
-    b"<AuthorList><Author><LastName>Doe</LastName><ForeName>J</ForeName></Author></AuthorList>"
-    b"</Article></MedlineCitation></PubmedArticle></PubmedArticleSet>"
-)
-
-
-def _digest_in_worker(data: bytes, batch: list[str], roles: bool, render: str | None
-                      ) -> tuple[list[list[object]], list[str] | None]:
-    """Parse, annotate and cache one efetch answer; only the records travel back (their raw
-    XML stays here, which halves what crosses the pipe and keeps SQLite writes off the parent's
-    busy main thread), with each one's output text when ``render`` names a format."""
-    from .localfiles import encode_articles
-
-    articles, raw = _digest(data, batch, roles)
-    if _worker_cache is not None and raw:
-        _worker_cache.put(raw)
-    return encode_articles(articles), _render(articles, render)
