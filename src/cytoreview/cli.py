@@ -271,7 +271,7 @@ def _null() -> Iterator[None]:
 def fetch(
     ctx: typer.Context,
     ids: Annotated[list[str], typer.Argument(
-        help="PMIDs, DOIs, PMCIDs, PubMed or doi.org URLs, 'PMID: 123'.", metavar="ID",
+        help="PMIDs, DOIs, PMCIDs, PubMed or doi.org URLs, 'PMID: 123'.", metavar="ID...",
         show_default=False)],
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
@@ -389,7 +389,7 @@ def parse(
     ctx: typer.Context,
     files: Annotated[list[Path], typer.Argument(
         help="PubMed XML files (.xml or .xml.gz): efetch output, baseline or update files.",
-        metavar="FILE", show_default=False)],
+        metavar="FILE...", show_default=False)],
     fmt: FormatOpt = OutputFormat.table,
     output: OutputOpt = None,
     full: FullOpt = False,
