@@ -1,13 +1,18 @@
 """Shared fixtures: the local E-utilities stand-in, loaded once per session with real records.
 
 No test talks to anything but 127.0.0.1: ``eutils`` points the tool at a fresh stand-in server
-and a fresh cache directory for every test.
+and a fresh cache directory for every test, and in this process any connection to an address
+that is not loopback fails at once (the commands that tests run as child processes get the
+stand-in's URL from the environment the same fixture sets).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +24,36 @@ SEEDS = ROOT / "data" / "seeds"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 TRAIN_2021 = SHARED_DATA / "pubmed21n1298.train.xml.gz"
 BASELINE_2020 = SHARED_DATA / "pubmed20n0014.xml.gz"
+
+
+class NetworkRefused(OSError):
+    """A test tried to reach a host other than this machine."""
+
+
+def _loopback_only(real: Any) -> Any:
+    def connect(sock: socket.socket, address: Any) -> Any:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            host = str(address[0])
+            try:
+                loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+            except ValueError:  # a host name other than localhost
+                loopback = False
+            if not loopback:
+                raise NetworkRefused(f"tests may only connect to 127.0.0.1, not {host}")
+        return real(sock, address)
+
+    return connect
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_network_beyond_loopback() -> Iterator[None]:
+    saved = socket.socket.connect, socket.socket.connect_ex
+    socket.socket.connect = _loopback_only(saved[0])  # type: ignore[method-assign]
+    socket.socket.connect_ex = _loopback_only(saved[1])  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        socket.socket.connect, socket.socket.connect_ex = saved  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")

@@ -726,3 +726,16 @@ def test_store_indexes_only_the_records_own_identifiers() -> None:
     assert store.pmid_for_pmcid("PMC77") == "900001" and store.pmid_for_pmcid("PMC88") is None
     assert store.pmid_for_doi("10.9999/BOOK.3") == "900003"
     assert "900002" not in store
+
+
+def test_a_test_that_reaches_beyond_this_machine_fails_at_once() -> None:
+    # conftest refuses every connection but loopback: a test that forgot the stand-in (and
+    # so would call the real NCBI) fails on the spot instead of depending on the network.
+    import socket
+
+    started = time.monotonic()
+    with pytest.raises(OSError, match=r"only connect to 127\.0\.0\.1"):
+        socket.create_connection(("192.0.2.1", 80), timeout=10)
+    with pytest.raises(httpx.ConnectError, match=r"only connect to 127\.0\.0\.1"):
+        httpx.get("http://192.0.2.1/entrez/eutils/esearch.fcgi", timeout=10)
+    assert time.monotonic() - started < 1
