@@ -27,7 +27,7 @@ from lxml import etree
 from cytoreview.localfiles import iter_file
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path("/work/shared/data")
+SHARED = ROOT.parent / "shared" / "data"  # ../shared beside the checkout
 DEFAULT = [SHARED / "pubmed20n0014.xml.gz", SHARED / "pubmed21n1298.train.xml.gz"]
 SMOKE = [ROOT / "tests" / "fixtures" / "xml" / "pubmed20n0014_cases.xml",
          ROOT / "tests" / "fixtures" / "xml" / "pubmed21n1298_cases.xml"]

@@ -75,7 +75,7 @@ from cytoreview.errors import CytoreviewError
 from cytoreview.model import ROLES, Article, Sentence
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path("/work/shared/data")
+SHARED = ROOT.parent / "shared" / "data"  # ../shared beside the checkout
 REAL_FILES = (SHARED / "pubmed21n1298.train.xml.gz", SHARED / "pubmed20n0014.xml.gz")
 LOCAL_FILES = (
     ROOT / "data" / "seeds" / "seeds.xml",

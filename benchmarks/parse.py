@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path("/work/shared/data")
+SHARED = ROOT.parent / "shared" / "data"  # ../shared beside the checkout
 DEFAULT = [SHARED / "pubmed20n0014.xml.gz", SHARED / "pubmed21n1298.train.xml.gz"]
 SMOKE = [ROOT / "tests" / "fixtures" / "xml" / "pubmed20n0014_cases.xml",
          ROOT / "tests" / "fixtures" / "xml" / "pubmed21n1298_cases.xml"]

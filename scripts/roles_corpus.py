@@ -19,7 +19,7 @@ from pathlib import Path
 from cytoreview.model import NLM_CATEGORY_ROLE, Role
 from cytoreview.sentences import split
 
-DATA = Path("/work/shared/data/pubmed21n1298.train.xml.gz")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pubmed21n1298.train.xml.gz"
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ PROVENANCE = Provenance(
     created=datetime(2026, 11, 23, 9, 30, tzinfo=timezone.utc),
     tool_version="0.1.0",
 )
-SHARED_DATA = Path("/work/shared/data/pubmed21n1298.train.xml.gz")
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pubmed21n1298.train.xml.gz"
 HOSTILE = (
     "<script>alert(1)</script> <img src=x onerror=alert(2)> | cell | `code` *em* _em_ "
     "[link](https://evil.example) ![img](x.png) &lt;b&gt; ~~gone~~ $x^2$ @someone #7 IFN-α"

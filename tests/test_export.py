@@ -1,6 +1,6 @@
 """Exports read back by independent parsers: json, csv, rispy, bibtexparser (+ pylatexenc).
 
-The three seed records are built from the seed pages in /work/shared/seeds; a fourth record
+The three seed records are built from the seed pages in ../shared/seeds; a fourth record
 carries every character that has broken an exporter somewhere (LaTeX specials, Markdown and HTML
 markup, non-ASCII, an unbalanced-looking DOI).
 """
