@@ -212,6 +212,19 @@ def test_publication_date_as_printed(pmid: str, pub_date: str, year: int) -> Non
     assert (old(pmid).pub_date, old(pmid).year) == (pub_date, year)
 
 
+@pytest.mark.parametrize("digits", [23, 5000])
+def test_an_absurd_year_or_month_leaves_the_record_with_no_year(digits: int) -> None:
+    # 5,000 digits is past int()'s limit: the record used to be skipped whole.
+    date = f"<Year>{'9' * digits}</Year><Month>{'1' * digits}</Month>"
+    xml = (f"<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID><Article><Journal>"
+           f"<JournalIssue><PubDate>{date}</PubDate></JournalIssue></Journal>"
+           f"<ArticleTitle>T</ArticleTitle></Article></MedlineCitation></PubmedArticle>"
+           f"</PubmedArticleSet>").encode()
+    stats = ParseStats()
+    (article,) = parse_bytes(xml, "absurd.xml", stats)
+    assert (article.pmid, article.year, stats.skipped) == ("1", None, 0)
+
+
 def test_journal_fields() -> None:
     article = old("399321")
     assert (article.journal, article.journal_iso, article.volume, article.issue, article.pages) \

@@ -151,7 +151,7 @@ def _pub_date(pub_date: Any) -> tuple[str | None, int | None]:
         if tag == "Year":
             year = value
         elif tag == "Month":
-            numeric = value.isascii() and value.isdigit()  # "²".isdigit() is True
+            numeric = len(value) <= 2 and value.isascii() and value.isdigit()  # "²".isdigit()
             month = _MONTHS[int(value) - 1] if numeric and 1 <= int(value) <= 12 else value
         elif tag == "Day":
             day = value
@@ -163,7 +163,13 @@ def _pub_date(pub_date: Any) -> tuple[str | None, int | None]:
         found = _YEAR.search(medline)
         return medline, int(found.group()) if found else None
     printed = " ".join(p for p in (year, month, day, season) if p) or None
-    return printed, int(year) if year and year.isascii() and year.isdigit() else None
+    return printed, _year(year)
+
+
+def _year(text: str | None) -> int | None:
+    # Four digits at most: a longer run is no year, and past 4,300 digits int() raises, which
+    # would cost the whole record.
+    return int(text) if text and len(text) <= 4 and text.isascii() and text.isdigit() else None
 
 
 def _orcid(raw: str | None) -> str | None:
