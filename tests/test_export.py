@@ -535,9 +535,9 @@ def test_book_chapter_is_cited_as_a_chapter_of_its_book() -> None:
     assert rispy.loads(_export("ris", [whole])[0])[0]["type_of_reference"] == "BOOK"
 
 
-def test_json_line_is_json_dumps_of_to_dict() -> None:
-    # The JSONL writer writes records field by field for speed: it must stay byte for byte
-    # what json.dumps makes of Article.to_dict, including when to_dict gains a key.
+def test_json_and_json_lines_carry_every_character_of_to_dict() -> None:
+    # JSON is rendered by orjson: indented it must stay byte for byte what json.dumps writes,
+    # and a JSON line must be one line that reads back as to_dict, non-ASCII kept as it is.
     odd = Article(
         pmid="1", title='Quotes " and \\ backslash\tand\ncontrol \x01 IFN-\u03b1 \U0001f600',
         year=None, authors=(Author(collective_name="Group \u00e9"), Author(last_name="O'Neil")),
@@ -548,4 +548,11 @@ def test_json_line_is_json_dumps_of_to_dict() -> None:
     records = [*_fixture_records(), odd]
     assert any(a.sentences for a in records)
     for article in records:
-        assert export.json_line(article) == json.dumps(article.to_dict(), ensure_ascii=False)
+        line = export.render_records([article], "jsonl").decode("utf-8")
+        assert line.endswith("\n") and line.count("\n") == 1
+        assert json.loads(line) == article.to_dict()
+        pretty = json.dumps(article.to_dict(), ensure_ascii=False, indent=2)
+        assert export.render_records([article], "json").decode("utf-8") == \
+            "\n  " + pretty.replace("\n", "\n  ")
+    line = export.render_records([odd], "jsonl").decode("utf-8")
+    assert "IFN-\u03b1 \U0001f600" in line and "Group \u00e9" in line

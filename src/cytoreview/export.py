@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -26,9 +25,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TextIO
 
+import orjson
+
 from cytoreview import citations, digest
 from cytoreview.citations import LIST_SEPARATOR
-from cytoreview.model import ROLES, Article, Author, MeshHeading, Sentence
+from cytoreview.model import Article
 
 FORMATS = ("table", "json", "jsonl", "md", "csv", "ris", "bibtex")
 
@@ -68,146 +69,40 @@ def write(articles: Iterable[Article], fmt: str, out: TextIO, provenance: Proven
     return writer(articles, out, provenance)
 
 
+# orjson: with indent, the same text as json.dumps(ensure_ascii=False, indent=2) on all 46,599
+# shared records, 25 times faster; JSON lines come out compact (no space after ":" and ",").
+# On those records JSON lines cost 1.2 CPU-s, against 2.2 for the hand-written encoder this
+# replaces and 5+ for json.dumps: that encoder's 100 lines are gone too.
+_dumps = orjson.dumps
+_LINE = orjson.OPT_APPEND_NEWLINE
+_PRETTY = orjson.OPT_INDENT_2
+
 #: Formats whose records are written independently of each other: a record's text depends
 #: on nothing but the record, so worker processes can render chunks of records
 #: (:func:`render_records`) and :func:`write_rendered` only frames and concatenates them.
 RENDERED_FORMATS = ("json", "jsonl", "csv")
 
-# json.dumps(obj, ensure_ascii=False) builds this encoder on every call; the output is the same.
-_JSON_LINE = json.JSONEncoder(ensure_ascii=False)
-_JSON_PRETTY = json.JSONEncoder(ensure_ascii=False, indent=2)
 
-
-_q = json.encoder.encode_basestring  # what the encoder above uses for str (C when available)
-
-
-def _opt(value: str | None) -> str:
-    return "null" if value is None else _q(value)
-
-
-def _strs(values: Iterable[str]) -> str:
-    return "[" + ", ".join(map(_q, values)) + "]"
-
-
-def _bool(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def _num(value: float | None) -> str:
-    """A number as json.dumps writes it (float.__repr__ / int.__repr__, never a subclass's)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return _bool(value)
-    if isinstance(value, float):
-        return _JSON_LINE.encode(value) if value != value or value in (_INF, -_INF) \
-            else float.__repr__(value)
-    return int.__repr__(value)
-
-
-_INF = float("inf")
-
-
-#: Roles and sources come from a handful of strings: quoted once, not per sentence.
-_QUOTED = {value: _q(value) for value in (*ROLES, "nlm", "model")}
-_float_repr = float.__repr__
-
-
-def _sentence_json(s: Sentence) -> str:
-    # Every sentence of every record passes here (about nine per abstract): offsets are ints
-    # and a confidence is a float in [0, 1], so _num's general checks are skipped for them.
-    label = s.label
-    conf = round(s.confidence, 4)
-    conf_text = _float_repr(conf) if type(conf) is float and 0.0 <= conf <= 1.0 else _num(conf)
-    return (f'{{"start": {int.__repr__(s.start)}, "end": {int.__repr__(s.end)}, '
-            f'"role": {_QUOTED.get(s.role) or _q(s.role)}, "confidence": {conf_text}, '
-            f'"source": {_QUOTED.get(s.source) or _q(s.source)}, '
-            f'"label": {"null" if label is None else _q(label)}}}')
-
-
-def _author_json(author: Author, name: str) -> str:
-    a = author
-    return (f'{{"name": {_q(name)}, "last_name": {_opt(a.last_name)}, '
-            f'"fore_name": {_opt(a.fore_name)}, "initials": {_opt(a.initials)}, '
-            f'"suffix": {_opt(a.suffix)}, "collective_name": {_opt(a.collective_name)}, '
-            f'"affiliations": {_strs(a.affiliations)}, "orcid": {_opt(a.orcid)}}}')
-
-
-def _heading_json(h: MeshHeading) -> str:
-    qualifiers = ", ".join(
-        [f'{{"name": {_q(q.name)}, "ui": {_opt(q.ui)}, "major_topic": {_bool(q.major_topic)}}}'
-         for q in h.qualifiers]
-    )
-    return (f'{{"descriptor": {_q(h.descriptor)}, "ui": {_opt(h.ui)}, '
-            f'"major_topic": {_bool(h.major_topic)}, "qualifiers": [{qualifiers}]}}')
-
-
-def json_line(a: Article) -> str:
-    """``json.dumps(a.to_dict(), ensure_ascii=False)``, the same text, about twice as fast:
-    written out field by field instead of building the dicts first. The JSONL writer runs it
-    on every record of a baseline file; tests hold it to the to_dict form."""
-    authors = a.authors
-    names = [x.name for x in authors]
-    s = a.summary
-    return "".join([
-        '{"pmid": ', _q(a.pmid), ', "doi": ', _opt(a.doi), ', "title": ', _q(a.title),
-        ', "journal": ', _opt(a.journal), ', "year": ', _num(a.year),
-        ', "authors": ', _strs(names),
-        ', "mesh_terms": ', _strs([h.descriptor for h in a.mesh_headings]),
-        ', "publication_types": ', _strs(a.publication_types),
-        ', "abstract": ', _q(a.abstract),
-        ', "sentences": [', ", ".join(map(_sentence_json, a.sentences)), "]",
-        ', "summary": {"purpose": ', _q(s.purpose), ', "findings": ', _q(s.findings),
-        ', "conclusions": ', _q(s.conclusions), ', "background": ', _q(s.background),
-        ', "methods": ', _q(s.methods), ', "key_purpose": ', _q(s.key_purpose),
-        ', "key_findings": ', _q(s.key_findings), ', "key_conclusions": ',
-        _q(s.key_conclusions), ', "source": ', _q(s.source), "}",
-        ', "pmcid": ', _opt(a.pmcid), ', "journal_iso": ', _opt(a.journal_iso),
-        ', "volume": ', _opt(a.volume), ', "issue": ', _opt(a.issue),
-        ', "pages": ', _opt(a.pages), ', "pub_date": ', _opt(a.pub_date),
-        ', "record_type": ', _q(a.record_type), ', "book_title": ', _opt(a.book_title),
-        ', "publisher": ', _opt(a.publisher), ', "retracted": ', _bool(a.retracted),
-        ', "vernacular_title": ', _opt(a.vernacular_title),
-        ', "languages": ', _strs(a.languages), ', "keywords": ', _strs(a.keywords),
-        ', "author_details": [', ", ".join(map(_author_json, authors, names)), "]",
-        ', "mesh_headings": [', ", ".join(map(_heading_json, a.mesh_headings)), "]",
-        ', "chemicals": [', ", ".join([
-            f'{{"name": {_q(c.name)}, "ui": {_opt(c.ui)}, '
-            f'"registry_number": {_opt(c.registry_number)}}}' for c in a.chemicals]), "]",
-        ', "sections": [', ", ".join([
-            f'{{"label": {_opt(x.label)}, "category": {_opt(x.category)}, '
-            f'"text": {_q(x.text)}, "start": {_num(x.start)}, "end": {_num(x.end)}}}'
-            for x in a.sections]), "]",
-        ', "other_abstracts": [', ", ".join([
-            f'{{"type": {_opt(o.type)}, "language": {_opt(o.language)}, "text": {_q(o.text)}}}'
-            for o in a.other_abstracts]), "]",
-        ', "comments_corrections": [', ", ".join([
-            f'{{"ref_type": {_q(c.ref_type)}, "ref_source": {_opt(c.ref_source)}, '
-            f'"pmid": {_opt(c.pmid)}}}' for c in a.comments_corrections]), "]",
-        ', "url": ', _q(a.pubmed_url), "}",
-    ])
-
-
-def render_records(articles: Iterable[Article], fmt: str) -> str:
-    """The text ``fmt``'s writer puts out for these records, without the framing (JSON's
+def render_records(articles: Iterable[Article], fmt: str) -> bytes:
+    """The UTF-8 text ``fmt``'s writer puts out for these records, without the framing (JSON's
     brackets and the commas between chunks, the CSV header): see :func:`write_rendered`."""
     if fmt == "jsonl":
-        return "".join([json_line(a) + "\n" for a in articles])
+        return b"".join([_dumps(a.to_dict(), option=_LINE) for a in articles])
     if fmt == "json":
-        # json escapes newlines inside strings, so replacing them only re-indents.
-        pretty = _JSON_PRETTY.encode
-        return ",".join(["\n  " + pretty(a.to_dict()).replace("\n", "\n  ") for a in articles])
+        # Indented inside the array: the records' own lines move two spaces right.
+        return b",".join([b"\n  " + _dumps(a.to_dict(), option=_PRETTY).replace(b"\n", b"\n  ")
+                          for a in articles])
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
         writer.writerows([[row[c] for c in CSV_COLUMNS] for row in map(csv_row, articles)])
-        return buffer.getvalue()
+        return buffer.getvalue().encode("utf-8")
     raise ValueError(f"{fmt!r} is not one of {', '.join(RENDERED_FORMATS)}")
 
 
-def write_rendered(chunks: Iterable[tuple[str | bytes, int]], fmt: str, out: TextIO) -> int:
-    """Write chunks made by :func:`render_records` (text or its UTF-8 bytes, and how many
-    records each holds) as ``fmt``'s writer would write those records; returns the count.
+def write_rendered(chunks: Iterable[tuple[bytes, int]], fmt: str, out: TextIO) -> int:
+    """Write chunks made by :func:`render_records` (UTF-8 text, and how many records each
+    holds) as ``fmt``'s writer would write those records; returns the count.
     A chunk that holds text but no records continues the one before it."""
     if fmt not in RENDERED_FORMATS:
         raise ValueError(f"{fmt!r} is not one of {', '.join(RENDERED_FORMATS)}")

@@ -59,7 +59,7 @@ def warm_worker(roles: bool, cache_dir: str | None) -> None:
 
 
 def digest_cached_in_worker(pmids: list[str], roles: bool, render: str | None
-                            ) -> tuple[list[list[object]], list[str] | None]:
+                            ) -> tuple[list[list[object]], list[bytes] | None]:
     """Like :func:`digest_in_worker` for records this worker reads from the cache itself
     (only PMIDs cross the pipe)."""
     assert _worker_cache is not None
@@ -69,7 +69,7 @@ def digest_cached_in_worker(pmids: list[str], roles: bool, render: str | None
     return encode_articles(articles), _render(articles, render)
 
 
-def _render(articles: list[Article], render: str | None) -> list[str] | None:
+def _render(articles: list[Article], render: str | None) -> list[bytes] | None:
     if render is None:
         return None
     from .export import render_records
@@ -88,7 +88,7 @@ _WARM_UP_RECORD = (
 
 
 def digest_in_worker(data: bytes, batch: list[str], roles: bool, render: str | None
-                     ) -> tuple[list[list[object]], list[str] | None]:
+                     ) -> tuple[list[list[object]], list[bytes] | None]:
     """Parse, annotate and cache one efetch answer; only the records travel back (their raw
     XML stays here, which halves what crosses the pipe and keeps SQLite writes off the parent's
     busy main thread), with each one's output text when ``render`` names a format."""

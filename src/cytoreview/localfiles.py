@@ -289,7 +289,7 @@ def _ship(articles: list[Article], fmt: str | None) -> bytes:
     if fmt is not None:
         from cytoreview.export import render_records
 
-        return render_records(articles, fmt).encode("utf-8")
+        return render_records(articles, fmt)
     # Pickled here, not by the queue's feeder thread: chunks waiting in a worker are then
     # compact bytes rather than live objects several times their size.
     return pickle.dumps(encode_articles(articles), protocol=pickle.HIGHEST_PROTOCOL)
@@ -417,7 +417,7 @@ def render_files(
             if isinstance(item, UnreadableFile):
                 yield item
             else:
-                yield Rendered(render_records(item, fmt).encode("utf-8"), len(item))
+                yield Rendered(render_records(item, fmt), len(item))
         return
     yield from _shipped(paths, jobs, roles, stats, chunk_size, fmt)
 

@@ -106,7 +106,7 @@ class FetchResult:
     #: Output text of records rendered by worker processes, by PMID, in the format the fetch
     #: was asked to ``render`` (see :func:`cytoreview.export.render_records`); other records
     #: are not in it.
-    rendered: dict[str, str] = field(default_factory=dict)
+    rendered: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def exit_status(self) -> ExitStatus:
