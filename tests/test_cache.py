@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from cytoreview import cache as cache_module
 from cytoreview.cache import Cache, default_cache_dir
 
 
@@ -93,3 +97,25 @@ def test_processes_opening_a_new_cache_at_the_same_moment_all_succeed(tmp_path: 
     for directory in directories:
         with Cache(Path(directory)) as cache:
             assert cache.info().records == 1
+
+
+def test_a_write_that_cannot_commit_leaves_the_cache_usable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With a rollback journal (what a file system without WAL support gives), COMMIT waits for
+    # readers to finish; one that outlasts the busy timeout makes the write fail. The next
+    # write must work: a transaction left open would refuse every later one.
+    monkeypatch.setattr(cache_module, "_use_wal", lambda db: None)
+    monkeypatch.setattr(cache_module, "_BUSY_TIMEOUT", 0.2)
+    with Cache(tmp_path) as cache:
+        reader = sqlite3.connect(cache.path, isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM records").fetchone()  # holds a shared lock
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            cache.put({"1": b"<PubmedArticle/>"})
+        reader.execute("COMMIT")
+        reader.close()
+        cache.put({"2": b"<PubmedArticle/>"})
+        cache.remember({"doi:10.1/x": "2"})
+        assert cache.get(["1", "2"]) == {"2": b"<PubmedArticle/>"}
+        assert cache.resolve(["doi:10.1/x"]) == {"doi:10.1/x": "2"}

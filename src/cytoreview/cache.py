@@ -156,10 +156,13 @@ class Cache:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # A COMMIT that failed (busy past the timeout, disk full) leaves the transaction
+            # open: without this every later write would fail "within a transaction".
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     def put(self, records: Mapping[str, bytes]) -> None:
         now = time.time()
