@@ -556,3 +556,14 @@ def test_json_and_json_lines_carry_every_character_of_to_dict() -> None:
             "\n  " + pretty.replace("\n", "\n  ")
     line = export.render_records([odd], "jsonl").decode("utf-8")
     assert "IFN-\u03b1 \U0001f600" in line and "Group \u00e9" in line
+
+
+def test_records_built_with_numpy_floats_are_written() -> None:
+    # A library caller may fill confidences from numpy arrays: json.dumps took them as floats.
+    import numpy as np
+
+    article = Article(pmid="1", title="T", abstract="A b.",
+                      sentences=(Sentence(0, 4, "findings", np.float64(0.93), "model"),))
+    for fmt in ("json", "jsonl"):
+        text = export.render_records([article], fmt).decode("utf-8")
+        assert json.loads(text)["sentences"][0]["confidence"] == 0.93

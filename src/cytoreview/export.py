@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 import orjson
 
@@ -39,8 +39,6 @@ CSV_COLUMNS = (
     "retracted", "purpose", "findings", "conclusions", "key_findings", "role_source",
     "abstract", "url", "doi_url",
 )  # fmt: skip
-
-#: Joins list-valued CSV cells; MeSH descriptors contain commas ("Carcinoma, Renal Cell").
 
 
 def _tool_version() -> str:
@@ -73,9 +71,22 @@ def write(articles: Iterable[Article], fmt: str, out: TextIO, provenance: Proven
 # shared records, 25 times faster; JSON lines come out compact (no space after ":" and ",").
 # On those records JSON lines cost 1.2 CPU-s, against 2.2 for the hand-written encoder this
 # replaces and 5+ for json.dumps: that encoder's 100 lines are gone too.
-_dumps = orjson.dumps
+# Unlike json.dumps, orjson writes NaN as null (valid JSON) and refuses ints beyond 64 bits
+# (the parser makes none: years have four digits at most).
 _LINE = orjson.OPT_APPEND_NEWLINE
 _PRETTY = orjson.OPT_INDENT_2
+
+
+def _plain(value: object) -> object:
+    """What orjson does not take itself: float subclasses such as numpy's float64, which a
+    library caller may put in a record they build (json.dumps wrote those as floats)."""
+    if isinstance(value, float):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _dumps(record: dict[str, object], option: int) -> bytes:
+    return orjson.dumps(record, default=_plain, option=option)
 
 #: Formats whose records are written independently of each other: a record's text depends
 #: on nothing but the record, so worker processes can render chunks of records
@@ -130,21 +141,24 @@ def write_rendered(chunks: Iterable[tuple[bytes, int]], fmt: str, out: TextIO) -
 
 
 def _writer(out: TextIO) -> Callable[[str | bytes], object]:
-    """Writes text or UTF-8 bytes to ``out``; bytes go straight to its binary buffer when the
-    text layer would only encode them back to the same bytes."""
-    buffer = getattr(out, "buffer", None)
+    """Writes text or UTF-8 bytes to ``out``: everything goes to its binary buffer when the
+    text layer would only encode it to the same bytes (flushed once first, so what it already
+    holds comes before), else through the text layer."""
+    buffer: BinaryIO | None = getattr(out, "buffer", None)
     encoding = (getattr(out, "encoding", None) or "").lower().replace("-", "").replace("_", "")
-    direct = buffer is not None and encoding == "utf8" and os.linesep == "\n"
+    if buffer is not None and encoding == "utf8" and os.linesep == "\n":
+        out.flush()
+        direct = buffer
 
-    def put(data: str | bytes) -> object:
-        if isinstance(data, str):
-            return out.write(data)
-        if direct:
-            out.flush()
-            return buffer.write(data)  # type: ignore[union-attr]
-        return out.write(data.decode("utf-8"))
+        def put_bytes(data: str | bytes) -> object:
+            return direct.write(data if isinstance(data, bytes) else data.encode("utf-8"))
 
-    return put
+        return put_bytes
+
+    def put_text(data: str | bytes) -> object:
+        return out.write(data if isinstance(data, str) else data.decode("utf-8"))
+
+    return put_text
 
 
 def _write_json(articles: Iterable[Article], out: TextIO, provenance: Provenance) -> int:
