@@ -63,10 +63,14 @@ def digest_cached_in_worker(pmids: list[str], roles: bool, render: str | None
     """Like :func:`digest_in_worker` for records this worker reads from the cache itself
     (only PMIDs cross the pipe)."""
     assert _worker_cache is not None
-    blobs = list(_worker_cache.get(pmids).values())
-    data = b"<PubmedArticleSet>" + b"".join(blobs) + b"</PubmedArticleSet>"
-    articles = annotate(roles, [a for a, _ in parse.parse_records(data, "cache")])
+    articles = parse_cached(_worker_cache.get(pmids).values(), roles)
     return encode_articles(articles), _render(articles, render)
+
+
+def parse_cached(blobs: Iterable[bytes], roles: bool) -> list[Article]:
+    """The records of cached record XML (one ``PubmedArticle`` each), annotated if ``roles``."""
+    data = b"<PubmedArticleSet>" + b"".join(blobs) + b"</PubmedArticleSet>"
+    return annotate(roles, [a for a, _ in parse.parse_records(data, "cache")])
 
 
 def _render(articles: list[Article], render: str | None) -> list[bytes] | None:

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import fetch_worker, parse
+from . import fetch_worker
 from .cache import Cache
 from .errors import (
     CytoreviewError,
@@ -432,12 +432,10 @@ class Fetcher:
         """Load cached records for ``pmids``; returns how many were found."""
         if not self.cache or not pmids:
             return 0
-        blobs = list(self.cache.get(pmids).values())
+        blobs = self.cache.get(pmids).values()
         if not blobs:
             return 0
-        data = b"<PubmedArticleSet>" + b"".join(blobs) + b"</PubmedArticleSet>"
-        articles = fetch_worker.annotate(self.roles,
-                                         [a for a, _ in parse.parse_records(data, "cache")])
+        articles = fetch_worker.parse_cached(blobs, self.roles)
         with self._lock:
             for article in articles:
                 self._records[article.pmid] = article

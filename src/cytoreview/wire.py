@@ -37,7 +37,6 @@ def _getter(cls: type) -> Callable[[Any], tuple[Any, ...]]:
 
 _ARTICLE_FIELDS = [f.name for f in dataclasses.fields(Article)]
 _GET_ARTICLE = _getter(Article)
-_GET_AUTHOR = _getter(Author)
 _GET_HEADING = _getter(MeshHeading)
 _GET_QUALIFIER = _getter(MeshQualifier)
 _GET_SUMMARY = _getter(Summary)
