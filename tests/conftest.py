@@ -2,8 +2,9 @@
 
 No test talks to anything but 127.0.0.1: ``eutils`` points the tool at a fresh stand-in server
 and a fresh cache directory for every test, and in this process any connection to an address
-that is not loopback fails at once (the commands that tests run as child processes get the
-stand-in's URL from the environment the same fixture sets).
+that is not loopback, and any name lookup but localhost, fails at once (the commands that
+tests run as child processes get the stand-in's URL from the environment the same fixture
+sets).
 """
 
 from __future__ import annotations
@@ -30,30 +31,54 @@ class NetworkRefused(OSError):
     """A test tried to reach a host other than this machine."""
 
 
+def _refuse_beyond_loopback(host: Any) -> None:
+    """Raise unless ``host`` is this machine; a name other than localhost is refused before
+    any DNS query goes out."""
+    host = str(host)
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost
+        loopback = False
+    if not loopback:
+        raise NetworkRefused(f"tests may only connect to 127.0.0.1, not {host}")
+
+
 def _loopback_only(real: Any) -> Any:
     def connect(sock: socket.socket, address: Any) -> Any:
         if sock.family in (socket.AF_INET, socket.AF_INET6):
-            host = str(address[0])
-            try:
-                loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-            except ValueError:  # a host name other than localhost
-                loopback = False
-            if not loopback:
-                raise NetworkRefused(f"tests may only connect to 127.0.0.1, not {host}")
+            _refuse_beyond_loopback(address[0])
         return real(sock, address)
 
     return connect
 
 
+def _resolve_loopback_only(real: Any) -> Any:
+    # Address literals need no lookup (connect() above judges them; servers bind to 0.0.0.0),
+    # nor does this machine's own name: only other names are refused.
+    local = {"", "localhost", socket.gethostname()}
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and name not in local:
+            try:
+                ipaddress.ip_address(name)
+            except ValueError:
+                _refuse_beyond_loopback(name)
+        return real(host, *args, **kwargs)
+
+    return getaddrinfo
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_network_beyond_loopback() -> Iterator[None]:
-    saved = socket.socket.connect, socket.socket.connect_ex
+    saved = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
     socket.socket.connect = _loopback_only(saved[0])  # type: ignore[method-assign]
     socket.socket.connect_ex = _loopback_only(saved[1])  # type: ignore[method-assign]
+    socket.getaddrinfo = _resolve_loopback_only(saved[2])
     try:
         yield
     finally:
-        socket.socket.connect, socket.socket.connect_ex = saved  # type: ignore[method-assign]
+        socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = saved  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")

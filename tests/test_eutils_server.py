@@ -738,4 +738,9 @@ def test_a_test_that_reaches_beyond_this_machine_fails_at_once() -> None:
         socket.create_connection(("192.0.2.1", 80), timeout=10)
     with pytest.raises(httpx.ConnectError, match=r"only connect to 127\.0\.0\.1"):
         httpx.get("http://192.0.2.1/entrez/eutils/esearch.fcgi", timeout=10)
+    # A host name is refused before its DNS query goes out.
+    with pytest.raises(OSError, match=r"only connect to 127\.0\.0\.1, not eutils\.example\.org"):
+        socket.getaddrinfo("eutils.example.org", 443)
+    with pytest.raises(httpx.ConnectError, match=r"only connect to 127\.0\.0\.1"):
+        httpx.get("https://eutils.example.org/entrez/eutils/esearch.fcgi", timeout=10)
     assert time.monotonic() - started < 1
