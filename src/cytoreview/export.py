@@ -88,6 +88,7 @@ def _plain(value: object) -> object:
 def _dumps(record: dict[str, object], option: int) -> bytes:
     return orjson.dumps(record, default=_plain, option=option)
 
+
 #: Formats whose records are written independently of each other: a record's text depends
 #: on nothing but the record, so worker processes can render chunks of records
 #: (:func:`render_records`) and :func:`write_rendered` only frames and concatenates them.

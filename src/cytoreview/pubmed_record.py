@@ -151,7 +151,8 @@ def _pub_date(pub_date: Any) -> tuple[str | None, int | None]:
         if tag == "Year":
             year = value
         elif tag == "Month":
-            numeric = len(value) <= 2 and value.isascii() and value.isdigit()  # "²".isdigit()
+            # isascii: "²".isdigit() is True; two digits at most: int() of 4,301 raises.
+            numeric = len(value) <= 2 and value.isascii() and value.isdigit()
             month = _MONTHS[int(value) - 1] if numeric and 1 <= int(value) <= 12 else value
         elif tag == "Day":
             day = value

@@ -103,7 +103,7 @@ class FetchResult:
     requests: int = 0
     fatal: str | None = None  # a service-wide failure (e.g. connection refused), said once
     note: str | None = None  # e.g. "PubMed has 12,345 results; showing the first 9,999"
-    #: Output text of records rendered by worker processes, by PMID, in the format the fetch
+    #: Output (UTF-8) of records rendered by worker processes, by PMID, in the format the fetch
     #: was asked to ``render`` (see :func:`cytoreview.export.render_records`); other records
     #: are not in it.
     rendered: dict[str, bytes] = field(default_factory=dict)
