@@ -567,3 +567,31 @@ def test_records_built_with_numpy_floats_are_written() -> None:
     for fmt in ("json", "jsonl"):
         text = export.render_records([article], fmt).decode("utf-8")
         assert json.loads(text)["sentences"][0]["confidence"] == 0.93
+
+
+def test_a_terminal_sees_each_json_line_as_soon_as_it_is_written() -> None:
+    import os
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    # What Python makes of stdout on a terminal: a line-buffered text layer over a buffer.
+    terminal = io.TextIOWrapper(io.BufferedWriter(io.FileIO(slave, "w")), encoding="utf-8",
+                                line_buffering=True)
+    records = list(_fixture_records())[:2]
+    shown: list[bool] = []
+
+    def chunks() -> Iterator[tuple[bytes, int]]:
+        for article in records:
+            yield export.render_records([article], "jsonl"), 1
+            # Before the next record is rendered, the terminal already has this one.
+            shown.append(bool(select.select([master], [], [], 1)[0]))
+            if shown[-1]:
+                os.read(master, 1 << 20)
+
+    try:
+        assert export.write_rendered(chunks(), "jsonl", terminal) == 2
+    finally:
+        terminal.close()
+        os.close(master)
+    assert shown == [True, True]

@@ -144,10 +144,11 @@ def write_rendered(chunks: Iterable[tuple[bytes, int]], fmt: str, out: TextIO) -
 def _writer(out: TextIO) -> Callable[[str | bytes], object]:
     """Writes text or UTF-8 bytes to ``out``: everything goes to its binary buffer when the
     text layer would only encode it to the same bytes (flushed once first, so what it already
-    holds comes before), else through the text layer."""
+    holds comes before), else through the text layer. A terminal always gets the text layer:
+    it shows each record as its line is complete, where the buffer would wait for 8 KB."""
     buffer: BinaryIO | None = getattr(out, "buffer", None)
     encoding = (getattr(out, "encoding", None) or "").lower().replace("-", "").replace("_", "")
-    if buffer is not None and encoding == "utf8" and os.linesep == "\n":
+    if buffer is not None and encoding == "utf8" and os.linesep == "\n" and not out.isatty():
         out.flush()
         direct = buffer
 
