@@ -146,6 +146,15 @@ def test_to_dict_carries_sentences_with_offsets_into_the_abstract() -> None:
         assert record["abstract"][s["start"] : s["end"]].strip() != ""
 
 
+def test_model_confidences_are_rounded_to_four_places_in_records_and_json() -> None:
+    art = roles.annotate(structured(["BACKGROUND", None, None, None, None]))
+    predicted = [s for s in art.sentences if s.source == "model"]
+    assert predicted and all(0.0 < s.confidence <= 1.0 for s in predicted)
+    assert all(s.confidence == round(s.confidence, 4) for s in predicted)
+    written = [s["confidence"] for s in json.loads(art.to_json())["sentences"]]
+    assert all(len(repr(c).partition(".")[2]) <= 4 for c in written)
+
+
 def test_shipped_model_is_used_and_predict_matches_annotate() -> None:
     assert roles.using_model(), "the trained model file should ship with the package"
     sentences = [BACKGROUND, OBJECTIVE, METHODS, RESULTS, CONCLUSIONS]

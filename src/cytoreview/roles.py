@@ -158,7 +158,7 @@ class _Pending:
             predicted = [(f, 1.0) for f in self.fixed if f is not None]
         sentences = tuple(
             [
-                Sentence(s, e, role, conf, "model", label)
+                Sentence(s, e, role, round(conf, 4), "model", label)
                 if known is None
                 else Sentence(s, e, known, 1.0, "nlm", label)
                 for (s, e, label, known), (role, conf) in zip(self.spans, predicted, strict=True)
