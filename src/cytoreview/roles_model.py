@@ -405,7 +405,10 @@ class Stack:
         """Second-pass emissions, transitions (by edge kind), start and end: the first pass's
         (``base``, temperature applied) plus what the stacked features add."""
         e1, tr1, start1, end1 = base
-        e2: Array = e1 + stack_features(marg, doc_starts) @ self.w
+        # einsum, not ``@``: a product this small gains nothing from BLAS, and OpenBLAS's
+        # threads then spin on every core after each call, taking CPU from the other workers
+        # (predict_many on 21n1298: 2.6 CPU-s with ``@``, 1.3 without).
+        e2: Array = e1 + np.einsum("ij,jk->ik", stack_features(marg, doc_starts), self.w)
         return e2, tr1 + self.trans, start1 + self.start, end1 + self.end
 
     def chain(
