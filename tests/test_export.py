@@ -8,6 +8,7 @@ markup, non-ASCII, an unbalanced-looking DOI).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import importlib.util
 import io
 import json
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+import orjson
 import pytest
 import rispy  # type: ignore[import-untyped]
 from bibtexparser.entrypoint import parse_string
@@ -30,7 +32,19 @@ from pylatexenc.latex2text import LatexNodes2Text  # type: ignore[import-untyped
 from cytoreview import export
 from cytoreview.citations import page_range
 from cytoreview.export import FORMATS, Provenance, write
-from cytoreview.model import Article, Author, MeshHeading, Role, Section, Sentence, Summary
+from cytoreview.model import (
+    Article,
+    Author,
+    Chemical,
+    CommentCorrection,
+    MeshHeading,
+    MeshQualifier,
+    OtherAbstract,
+    Role,
+    Section,
+    Sentence,
+    Summary,
+)
 
 PROVENANCE = Provenance(
     command="fetch",
@@ -570,11 +584,42 @@ def test_json_and_json_lines_carry_every_character_of_to_dict() -> None:
             {"label": x.label, "category": x.category, "text": x.text, "start": x.start,
              "end": x.end} for x in article.sections
         ]
+        assert record["chemicals"] == [
+            {"name": c.name, "ui": c.ui, "registry_number": c.registry_number}
+            for c in article.chemicals
+        ]
+        assert record["other_abstracts"] == [
+            {"type": o.type, "language": o.language, "text": o.text}
+            for o in article.other_abstracts
+        ]
+        assert record["comments_corrections"] == [
+            {"ref_type": c.ref_type, "ref_source": c.ref_source, "pmid": c.pmid}
+            for c in article.comments_corrections
+        ]
         pretty = json.dumps(article.to_dict(), ensure_ascii=False, indent=2)
         assert export.render_records([article], "json").decode("utf-8") == \
             "\n  " + pretty.replace("\n", "\n  ")
     line = export.render_records([odd], "jsonl").decode("utf-8")
     assert "IFN-\u03b1 \U0001f600" in line and "Group \u00e9" in line
+
+
+# The nested JSON objects of INTERFACE.md and the README, key for key and in order. orjson
+# writes the dataclasses field by field, so renaming or reordering a field would change them.
+NESTED_KEYS = {
+    Sentence: ["start", "end", "role", "confidence", "source", "label"],
+    MeshHeading: ["descriptor", "ui", "major_topic", "qualifiers"],
+    MeshQualifier: ["name", "ui", "major_topic"],
+    Section: ["label", "category", "text", "start", "end"],
+    Chemical: ["name", "ui", "registry_number"],
+    OtherAbstract: ["type", "language", "text"],
+    CommentCorrection: ["ref_type", "ref_source", "pmid"],
+}
+
+
+@pytest.mark.parametrize("cls", list(NESTED_KEYS), ids=lambda c: c.__name__)
+def test_nested_records_are_written_with_the_documented_keys(cls: type) -> None:
+    values = {f.name: f"v{i}" for i, f in enumerate(dataclasses.fields(cls))}
+    assert list(json.loads(orjson.dumps(cls(**values)))) == NESTED_KEYS[cls]
 
 
 def test_records_built_with_numpy_floats_are_written() -> None:

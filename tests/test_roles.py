@@ -155,6 +155,23 @@ def test_model_confidences_are_rounded_to_four_places_in_records_and_json() -> N
     assert all(len(repr(c).partition(".")[2]) <= 4 for c in written)
 
 
+def test_key_purpose_goes_to_the_more_confident_sentence_even_when_rounding_ties_them() -> None:
+    from cytoreview.model import Sentence
+    from cytoreview.roles_summary import build_summary
+
+    text = "Sleep is poor in hospital. We assessed new sleep medications."
+    cut = text.index(" We")
+    unrounded = [0.620245, 0.620247]  # both 0.6202 at four places
+    sentences = (
+        Sentence(0, cut, "purpose", round(unrounded[0], 4), "model"),
+        Sentence(cut + 1, len(text), "purpose", round(unrounded[1], 4), "model"),
+    )
+    article = Article(pmid="1", title="t", abstract=text)
+    assert build_summary(article, sentences, unrounded).key_purpose == text[cut + 1 :]
+    # Without the unrounded values the tie goes to the earlier sentence.
+    assert build_summary(article, sentences).key_purpose == text[:cut]
+
+
 def test_shipped_model_is_used_and_predict_matches_annotate() -> None:
     assert roles.using_model(), "the trained model file should ship with the package"
     sentences = [BACKGROUND, OBJECTIVE, METHODS, RESULTS, CONCLUSIONS]

@@ -6,7 +6,7 @@ article for its overview table and charts, so it collects.
 
 Choices a user notices:
 
-* JSON is UTF-8 with non-ASCII characters kept as they are; the records are ``Article.to_dict``.
+* JSON is UTF-8 with non-ASCII characters kept as they are; the records are ``Article.to_json``.
 * CSV follows RFC 4180 (CRLF, quotes doubled) and starts with a UTF-8 byte order mark: without
   it Excel reads UTF-8 as the local code page and "IFN-α" arrives as "IFN-Î±". Python's csv
   module, pandas (``encoding="utf-8-sig"``), LibreOffice and Google Sheets all accept it. Open

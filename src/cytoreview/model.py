@@ -228,7 +228,8 @@ class Article:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON record of INTERFACE.md (required keys first, then the extras), as plain
-        dicts, lists and scalars: exactly what the JSON output reads back as."""
+        dicts, lists and scalars: exactly what the JSON output reads back as (so NaN comes
+        back as None, and a value JSON cannot hold raises ``orjson.JSONEncodeError``)."""
         record: dict[str, Any] = orjson.loads(self.to_json())
         return record
 
@@ -237,9 +238,10 @@ class Article:
         return orjson.dumps(self._json_record(), default=_plain_float, option=option)
 
     def _json_record(self) -> dict[str, Any]:
-        # The one place that fixes the JSON keys. Nested records stay frozen dataclasses and
-        # tuples: orjson writes those field by field in C (their fields are named and ordered
-        # as the JSON keys), several times faster than building dicts and lists first.
+        # The one place that fixes the top-level JSON keys. Nested records stay frozen
+        # dataclasses and tuples: orjson writes those field by field in C, several times
+        # faster than building dicts and lists first, so their field names and order are the
+        # nested keys (tests/test_export.py holds them to the documented ones).
         return {
             "pmid": self.pmid,
             "doi": self.doi,

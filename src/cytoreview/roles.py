@@ -164,7 +164,9 @@ class _Pending:
                 for (s, e, label, known), (role, conf) in zip(self.spans, predicted, strict=True)
             ]
         )
-        summary = build_summary(self.article, sentences)
+        # The summary's "most confident purpose sentence" sees the unrounded confidences:
+        # rounded, near-equal ones tie and the earlier sentence would win by position alone.
+        summary = build_summary(self.article, sentences, [conf for _, conf in predicted])
         # dataclasses.replace, without its per-field getattr and keyword arguments.
         return _new_article(*_ARTICLE_HEAD(self.article), sentences, summary)
 

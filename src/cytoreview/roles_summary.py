@@ -15,6 +15,7 @@ Key-sentence rule (documented in the README, relied on by compact batch views):
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from itertools import repeat
 
 from cytoreview.model import ROLES, Article, Role, Sentence, Summary
@@ -148,7 +149,11 @@ def _states_purpose(text: str) -> bool:
     return False
 
 
-def build_summary(article: Article, sentences: tuple[Sentence, ...]) -> Summary:
+def build_summary(
+    article: Article, sentences: tuple[Sentence, ...], confidences: Sequence[float] | None = None
+) -> Summary:
+    """The summary of ``article`` from its ``sentences``; ``confidences``, one per sentence,
+    replaces their (rounded) ``confidence`` when choosing the most confident purpose."""
     if not sentences:
         return Summary()
     text = article.abstract
@@ -175,8 +180,11 @@ def build_summary(article: Article, sentences: tuple[Sentence, ...]) -> Summary:
     if cued is not None:
         key_purpose = text[cued.start : cued.end]
     elif by_role["purpose"]:
-        best = max(by_role["purpose"], key=lambda s: s.confidence)
-        key_purpose = text[best.start : best.end]
+        conf = confidences if confidences is not None else [s.confidence for s in sentences]
+        best_i = max(
+            (i for i, s in enumerate(sentences) if s.role == "purpose"), key=conf.__getitem__
+        )
+        key_purpose = text[sentences[best_i].start : sentences[best_i].end]
 
     key_findings = ""
     findings = by_role["findings"]
