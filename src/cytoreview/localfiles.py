@@ -11,8 +11,11 @@
   csv): what the ``parse`` command uses, so its own process only writes bytes.
 
 Sentence roles (:func:`cytoreview.roles.annotate_many`, chunk by chunk) never run in the parent
-when there are workers: each worker parses whole files and adds roles; with fewer files than
-workers, a pool takes the roles chunk by chunk instead. Records travel as plain tuples (the
+when there are workers: each worker parses whole files and adds roles. With fewer files than
+workers, each file is cut into blocks of whole records (:mod:`cytoreview.blocks`) that a pool
+parses, so one file uses every core; a block that does not parse, or a file that cannot be cut
+safely, is read again in one piece from where the blocks stopped, so counts and error messages
+are those of a plain read. Records travel as plain tuples (the
 wire format, :mod:`cytoreview.wire`), or as output text. A worker whose queue is full (the
 parent is still on an earlier file) spills the rest of that file's chunks to a temporary file
 instead of waiting, so workers never take turns and memory stays bounded.
@@ -23,6 +26,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import gzip
+import io
+import itertools
 import multiprocessing
 import os
 import pickle
@@ -39,6 +44,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from cytoreview.blocks import BLOCK_BYTES, Unsplittable, blocks
 from cytoreview.errors import UnreadableFile
 from cytoreview.model import Article
 from cytoreview.parse import ParseStats, Readable, iter_articles
@@ -67,6 +73,8 @@ CHUNK_SIZE = 256
 _SPILL_DEPTH = 8
 _FRAME = struct.Struct("<QQ")  # a spilled chunk: payload length, record count, payload
 _POLL_SECONDS = 0.5
+#: Bytes of XML per block when files are cut (:mod:`cytoreview.blocks`); tests make it small.
+_BLOCK_BYTES = BLOCK_BYTES
 
 
 @dataclass
@@ -175,6 +183,14 @@ def _stream_reason(exc: BaseException, offset: int, last_pmid: str | None) -> st
     return f"{what} (at byte {offset} of the uncompressed XML{after})"
 
 
+def _uncompressed(raw: Any) -> _StopAtBreak:
+    """The file's XML (gunzipped when the bytes say gzip), stopping quietly at a break."""
+    stream: Readable = raw
+    if raw.peek(2)[:2] == _GZIP_MAGIC:
+        stream = _Gunzip(raw)
+    return _StopAtBreak(stream)
+
+
 def iter_file(path: str, stats: ParseStats | None = None) -> Iterator[Article]:
     """Yield the records of one ``.xml`` / ``.xml.gz`` file, without sentence roles.
 
@@ -183,12 +199,8 @@ def iter_file(path: str, stats: ParseStats | None = None) -> Iterator[Article]:
     """
     last_pmid: str | None = None
     try:
-        with contextlib.ExitStack() as stack:
-            raw = stack.enter_context(open(path, "rb"))
-            stream: Readable = raw
-            if raw.peek(2)[:2] == _GZIP_MAGIC:
-                stream = _Gunzip(raw)
-            guarded = _StopAtBreak(stream)
+        with open(path, "rb") as raw:
+            guarded = _uncompressed(raw)
             try:
                 for article in iter_articles(guarded, path, stats):
                     last_pmid = article.pmid
@@ -233,13 +245,18 @@ def _annotator(roles: bool) -> _Annotate | None:
 
 
 def annotated_chunks(
-    path: str, roles: bool = True, stats: ParseStats | None = None, size: int = CHUNK_SIZE
+    path: str,
+    roles: bool = True,
+    stats: ParseStats | None = None,
+    size: int = CHUNK_SIZE,
+    skip: int = 0,
 ) -> Iterator[list[Article]]:
     """The records of one file in lists of up to ``size``, with sentence roles unless
-    ``roles=False``. On a break, the records before it come first, then
-    :class:`UnreadableFile` is raised as by :func:`iter_file`."""
+    ``roles=False``, leaving out the first ``skip`` (still parsed and counted in ``stats``).
+    On a break, the records before it come first, then :class:`UnreadableFile` is raised as by
+    :func:`iter_file`."""
     annotate = _annotator(roles)
-    records = iter_file(path, stats)
+    records = itertools.islice(iter_file(path, stats), skip, None)
     while True:
         batch: list[Article] = []
         error: BaseException | None = None
@@ -343,14 +360,6 @@ def _init_worker() -> None:
     gc.set_threshold(50_000, 20, 100)  # see _fewer_collections
 
 
-def _annotate_packed(data: bytes, fmt: str | None) -> bytes:
-    """In a roles worker: records in the wire format in, annotated records out (wire format,
-    or output text when ``fmt`` is given)."""
-    from cytoreview.roles import annotate_many
-
-    return _ship(annotate_many(decode_articles(pickle.loads(data))), fmt)
-
-
 def _context() -> Any:
     # fork starts workers in milliseconds; elsewhere fork is unsafe or missing.
     method = "fork" if sys.platform.startswith("linux") else "spawn"
@@ -371,8 +380,8 @@ def parse_files(
     where a file broke (its earlier records come first), then the next file.
 
     With ``jobs`` > 1 (default: all cores), up to ``jobs`` worker processes each take every
-    ``jobs``-th file and add sentence roles. With fewer files than jobs, roles (which cost far
-    more than parsing) run instead on a pool of ``jobs`` processes fed chunk by chunk, so even
+    ``jobs``-th file and add sentence roles. With fewer files than jobs, each file is cut into
+    blocks of whole records that a pool of ``jobs`` processes parses and annotates, so even
     a single file uses every core. With one job everything runs in this process. ``stats``, if
     given, accumulates every file's counts.
     """
@@ -426,45 +435,102 @@ def _shipped(
     paths: list[str], jobs: int, roles: bool, stats: ParseStats, chunk_size: int,
     fmt: str | None,
 ) -> Iterator[_Shipped]:
-    if roles and len(paths) < jobs:
-        # Too few files to keep every core busy: roles, the expensive part, go to a pool.
-        yield from _pooled(paths, jobs, stats, chunk_size, fmt)
+    if len(paths) < jobs:
+        # Too few files to keep every core busy one file per worker: the files are cut.
+        yield from _blocked(paths, jobs, roles, stats, chunk_size, fmt)
     else:
         yield from _parsed_chunks(paths, jobs, stats, chunk_size, roles, fmt)
 
 
-_Pending = tuple["Future[bytes]", int] | UnreadableFile
+class _Block(NamedTuple):
+    """A block parsed by a pool process: its payload (as :func:`_ship` makes it)."""
+
+    data: bytes
+    records: int
+    stats: ParseStats
+    failed: bool  # the block broke: the file is read again in one piece from this block on
 
 
-def _pooled(
-    paths: list[str], jobs: int, stats: ParseStats, chunk_size: int, fmt: str | None
+def _parse_block(document: bytes, path: str, roles: bool, fmt: str | None) -> _Block:
+    """In a pool process: one block (a complete document, :mod:`cytoreview.blocks`)."""
+    stats = ParseStats()
+    try:
+        articles = list(iter_articles(io.BytesIO(document), path, stats))
+    except UnreadableFile:
+        return _Block(b"", 0, stats, True)
+    annotate = _annotator(roles)
+    return _Block(_ship(annotate(articles) if annotate else articles, fmt), len(articles), stats,
+                  False)
+
+
+def _blocked(
+    paths: list[str], jobs: int, roles: bool, stats: ParseStats, chunk_size: int,
+    fmt: str | None,
 ) -> Iterator[_Shipped]:
+    """Fewer files than workers: each file is cut into blocks of whole records here, and a
+    pool of ``jobs`` processes parses them (roles and output text included), in order."""
     # With fork, the executor starts all its processes at the first submit, before its own
     # manager thread: no thread is forked mid-flight.
     with ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_init_worker) as pool:
-        window: deque[_Pending] = deque()
-        try:
-            # Chunks go from the parsers to the pool as the bytes they came in.
-            for item in _parsed_chunks(paths, jobs, stats, chunk_size, False, None):
-                window.append(item if isinstance(item, UnreadableFile)
-                              else (pool.submit(_annotate_packed, item.data, fmt), item.records))
-                # Enough chunks in flight to keep every worker busy, few enough to bound memory.
-                while len(window) > 2 * jobs:
-                    yield _take(window)
-            while window:
-                yield _take(window)
-        finally:
-            for pending in window:
-                if not isinstance(pending, UnreadableFile):
-                    pending[0].cancel()
+        for path in paths:
+            yield from _blocked_file(pool, path, jobs, roles, stats, chunk_size, fmt)
 
 
-def _take(window: deque[_Pending]) -> _Shipped:
-    item = window.popleft()
-    if isinstance(item, UnreadableFile):
-        return item
-    future, count = item
-    return Rendered(future.result(), count)
+def _blocked_file(
+    pool: ProcessPoolExecutor, path: str, jobs: int, roles: bool, stats: ParseStats,
+    chunk_size: int, fmt: str | None,
+) -> Iterator[_Shipped]:
+    window: deque[Future[_Block]] = deque()
+    sent = 0  # records of this file already yielded
+    file_stats = ParseStats()
+    broken = False  # a block did not parse
+    cut_to_the_end = True
+
+    def take() -> Iterator[_Shipped]:
+        nonlocal sent, broken
+        block = window.popleft().result()
+        if block.failed:
+            broken = True
+            return
+        file_stats.merge(block.stats)
+        sent += block.records
+        if block.records:
+            yield Rendered(block.data, block.records)
+
+    try:
+        with open(path, "rb") as raw:
+            stream = _uncompressed(raw)
+            try:
+                for document in blocks(stream, _BLOCK_BYTES):
+                    window.append(pool.submit(_parse_block, document, path, roles, fmt))
+                    # Enough blocks in flight to keep every worker busy, few enough to bound
+                    # memory.
+                    while len(window) > 2 * jobs and not broken:
+                        yield from take()
+                    if broken:
+                        break
+            except Unsplittable:
+                cut_to_the_end = False
+            while window and not broken:
+                yield from take()
+            cut_to_the_end = cut_to_the_end and stream.error is None
+    except OSError as exc:
+        yield UnreadableFile(path, exc.strerror or str(exc))
+        return
+    finally:
+        for pending in window:
+            pending.cancel()
+    if cut_to_the_end and not broken:
+        stats.merge(file_stats)
+        return
+    # A break, or a stretch that cannot be cut safely: the file is read again here from the
+    # start, so its counts and the position in the error message are those of a plain read,
+    # and the records the blocks already gave are left out.
+    try:
+        for chunk in annotated_chunks(path, roles, stats, chunk_size, skip=sent):
+            yield Rendered(_ship(chunk, fmt), len(chunk))
+    except UnreadableFile as exc:
+        yield exc
 
 
 def _parsed_chunks(

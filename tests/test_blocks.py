@@ -1,0 +1,188 @@
+"""One file shared by several processes: cut into blocks of whole records, the same records,
+counts and error messages as reading it in one piece."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import random
+from pathlib import Path
+
+import pytest
+
+from cytoreview import localfiles
+from cytoreview.blocks import Unsplittable, blocks
+from cytoreview.errors import UnreadableFile
+from cytoreview.localfiles import parse_files, render_files
+from cytoreview.model import Article
+from cytoreview.parse import ParseStats, parse_bytes
+
+FIXTURES = Path(__file__).parent / "fixtures" / "xml"
+NEW = (FIXTURES / "pubmed21n1298_cases.xml").read_bytes()
+OLD = (FIXTURES / "pubmed20n0014_cases.xml").read_bytes()
+SMALL = 8 << 10  # bytes per block: the fixtures then make a dozen blocks or more
+
+
+def _nth(data: bytes, tag: bytes, n: int) -> int:
+    at = -1
+    for _ in range(n):
+        at = data.index(tag, at + 1)
+    return at
+
+
+def _between_records(data: bytes, n: int, insert: bytes) -> bytes:
+    """``data`` with ``insert`` placed after the n-th record."""
+    at = _nth(data, b"</PubmedArticle>", n) + len(b"</PubmedArticle>")
+    return data[:at] + insert + data[at:]
+
+
+def test_blocks_are_documents_that_together_hold_every_record_in_order() -> None:
+    docs = list(blocks(io.BytesIO(NEW), SMALL))
+    assert len(docs) > 5
+    assert all(d.startswith(NEW[: NEW.index(b"<PubmedArticle>")]) for d in docs)
+    pmids = [a.pmid for d in docs for a in parse_bytes(d)]
+    assert pmids == [a.pmid for a in parse_bytes(NEW)]
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [b"<!-- </PubmedArticle> <PubmedArticle> -->", b"<?note </PubmedArticle> <PubmedArticle>?>"],
+    ids=["comment", "processing instruction"],
+)
+def test_no_cut_falls_inside_a_comment_or_processing_instruction(markup: bytes) -> None:
+    pmids = [a.pmid for a in parse_bytes(NEW)]
+    for n in range(1, len(pmids)):
+        # After the n-th record, record n + 1 opens inside the markup's look-alike tags.
+        data = _between_records(NEW, n, b"\n  " + markup)
+        docs = list(blocks(io.BytesIO(data), 1))
+        assert [a.pmid for d in docs for a in parse_bytes(d)] == pmids
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"not xml at all", b"<?xml version='1.0'?><root><x/></root>",
+     NEW.replace(b"pubmed_190101.dtd\">", b"pubmed_190101.dtd\" [<!ENTITY e 'x'>]>", 1)],
+    ids=["empty", "text", "other xml", "internal subset"],
+)
+def test_files_that_cannot_be_cut_say_so_before_any_block(data: bytes) -> None:
+    with pytest.raises(Unsplittable):
+        next(blocks(io.BytesIO(data), SMALL))
+
+
+def _delete_citations(data: bytes) -> bytes:
+    tail = b"<DeleteCitation><PMID Version=\"1\">123</PMID><PMID Version=\"1\">456</PMID>" \
+           b"</DeleteCitation>\n"
+    return data.replace(b"</PubmedArticleSet>", tail + b"</PubmedArticleSet>")
+
+
+def _bad_xml(data: bytes) -> bytes:
+    at = _nth(data, b"</PubmedArticle>", 7)
+    return data[:at] + b"</PubmedArticl>" + data[at + len(b"</PubmedArticle>") :]
+
+
+def _bad_utf8(data: bytes) -> bytes:
+    at = _nth(data, b"<ArticleTitle>", 8) + len(b"<ArticleTitle>")
+    return data[:at] + b"\xff\xfe" + data[at:]
+
+
+CASES = {
+    "plain": NEW,
+    "old records": OLD,
+    "gzip": gzip.compress(NEW),
+    "delete citations": _delete_citations(OLD),
+    "comment mid-file": _between_records(NEW, 9, b"\n  <!-- a note -->"),
+    "truncated gzip": gzip.compress(NEW)[:-9000],
+    "broken xml mid-file": _bad_xml(NEW),
+    "invalid utf-8 mid-file": _bad_utf8(NEW),
+    "cut mid-record": NEW[: len(NEW) * 2 // 3],
+    "entity declared": NEW.replace(
+        b"pubmed_190101.dtd\">", b"pubmed_190101.dtd\" [<!ENTITY e 'x'>]>", 1),
+    "empty": b"",
+}
+
+
+def _read(path: Path, jobs: int, roles: bool) -> tuple[list[Article | UnreadableFile], ParseStats]:
+    stats = ParseStats()
+    items = list(parse_files([str(path)], jobs=jobs, roles=roles, stats=stats, chunk_size=3))
+    return items, stats
+
+
+def _plain(items: list[Article | UnreadableFile]) -> list[object]:
+    return [x if isinstance(x, Article) else ("error", x.path, x.reason) for x in items]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_file_cut_into_blocks_reads_as_it_does_in_one_piece(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(localfiles, "_BLOCK_BYTES", SMALL)
+    path = tmp_path / "file.xml"
+    path.write_bytes(CASES[case])
+    whole, whole_stats = _read(path, jobs=1, roles=False)
+    cut, cut_stats = _read(path, jobs=2, roles=False)
+    assert _plain(cut) == _plain(whole)
+    assert cut_stats == whole_stats
+    if case in ("plain", "gzip", "delete citations"):
+        assert cut_stats.records > 5 and not any(isinstance(x, UnreadableFile) for x in cut)
+    if case == "delete citations":
+        assert cut_stats.deleted == ["123", "456"]
+    if "mid-file" in case and case != "comment mid-file":
+        assert isinstance(cut[-1], UnreadableFile) and len(cut) > 1
+
+
+@pytest.mark.parametrize("case", ["plain", "broken xml mid-file"])
+def test_blocks_get_the_same_roles_and_output_text(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(localfiles, "_BLOCK_BYTES", SMALL)
+    path = tmp_path / "file.xml"
+    path.write_bytes(CASES[case])
+    whole, _ = _read(path, jobs=1, roles=True)
+    cut, _ = _read(path, jobs=3, roles=True)
+    assert _plain(cut) == _plain(whole)
+    assert any(isinstance(x, Article) and x.sentences for x in cut)
+    texts = []
+    for jobs in (1, 2):
+        items = list(render_files([str(path)], "jsonl", jobs=jobs, chunk_size=3))
+        texts.append((b"".join(x.data for x in items if not isinstance(x, UnreadableFile)),
+                      [x.reason for x in items if isinstance(x, UnreadableFile)]))
+    assert texts[0] == texts[1]
+
+
+_SNIPPETS = (b"</PubmedArticle>", b"<PubmedArticle>", b"<!--", b"-->", b"<?x ", b"?>",
+             b"<![CDATA[", b"]]>", b"</PubmedArticleSet>", b"<DeleteCitation>", b"\xff", b"<",
+             b"\n  ")
+
+
+def _mutated(rng: random.Random, data: bytes) -> bytes:
+    out = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        pos = rng.randrange(len(out) + 1)
+        op = rng.random()
+        if op < 0.45:
+            out[pos:pos] = rng.choice(_SNIPPETS)
+        elif op < 0.75:
+            del out[pos : pos + rng.randint(1, 40)]
+        elif op < 0.85:
+            del out[pos:]
+        else:
+            out[pos:pos] = out[max(0, pos - rng.randint(1, 3000)) : pos]
+    return bytes(out)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_damaged_files_read_the_same_cut_or_whole(
+    seed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tags that look like record boundaries in the wrong places, comments and processing
+    # instructions left open, cuts, stray bytes: whatever the damage, the blocks give what a
+    # plain read gives (records, the error and its position, the counts).
+    monkeypatch.setattr(localfiles, "_BLOCK_BYTES", 4096)
+    rng = random.Random(seed)
+    path = tmp_path / "damaged.xml"
+    for _ in range(3):
+        path.write_bytes(_mutated(rng, rng.choice([NEW, OLD])))
+        whole, whole_stats = _read(path, jobs=1, roles=False)
+        cut, cut_stats = _read(path, jobs=2, roles=False)
+        assert _plain(cut) == _plain(whole)
+        assert cut_stats == whole_stats
