@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import random
 from pathlib import Path
 
@@ -188,3 +189,26 @@ def test_damaged_files_read_the_same_cut_or_whole(
     rng = random.Random(seed)
     for _ in range(3):
         _cut_reads_as_whole(tmp_path / "damaged.xml", _mutated(rng, rng.choice([NEW, OLD])))
+
+
+def _dies(document: bytes, path: str, roles: bool, fmt: str | None) -> object:
+    if "first" in path:
+        os._exit(1)  # a worker killed mid-file (out of memory, say)
+    return _real_parse_block(document, path, roles, fmt)
+
+
+_real_parse_block = localfiles._parse_block
+
+
+def test_a_pool_worker_that_dies_costs_its_file_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(localfiles, "_parse_block", _dies)  # forked workers inherit it
+    first, second = tmp_path / "first.xml", tmp_path / "second.xml"
+    first.write_bytes(NEW)
+    second.write_bytes(OLD)
+    items = list(parse_files([str(first), str(second)], jobs=3, roles=False))
+    assert isinstance(items[0], UnreadableFile) and "died" in items[0].reason
+    assert [a.pmid for a in items[1:] if isinstance(a, Article)] == [
+        a.pmid for a in parse_bytes(OLD)
+    ]

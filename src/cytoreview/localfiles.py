@@ -40,7 +40,7 @@ import tempfile
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -469,11 +469,23 @@ def _blocked(
 ) -> Iterator[_Shipped]:
     """Fewer files than workers: each file is cut into blocks of whole records here, and a
     pool of ``jobs`` processes parses them (roles and output text included), in order."""
-    # With fork, the executor starts all its processes at the first submit, before its own
-    # manager thread: no thread is forked mid-flight.
-    with ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_init_worker) as pool:
+    pool: ProcessPoolExecutor | None = None
+    try:
         for path in paths:
-            yield from _blocked_file(pool, path, jobs, roles, stats, chunk_size, fmt)
+            if pool is None:
+                # With fork, the executor starts all its processes at the first submit, before
+                # its own manager thread: no thread is forked mid-flight.
+                pool = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_init_worker)
+            try:
+                yield from _blocked_file(pool, path, jobs, roles, stats, chunk_size, fmt)
+            except BrokenExecutor:
+                # As with a worker of whole files: the file is reported, the others go on.
+                yield UnreadableFile(path, "the worker process parsing it died")
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = None
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _blocked_file(
