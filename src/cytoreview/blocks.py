@@ -56,7 +56,7 @@ def blocks(stream: Readable, size: int = BLOCK_BYTES) -> Iterator[bytes]:
         if reader.eof:
             yield prolog + rest
             return
-        cut = _boundary(rest, size)
+        cut, resume = _boundary(rest, size)
         while cut < 0:
             if len(rest) > MAX_BLOCK:
                 raise Unsplittable("no record boundary within the block limit")
@@ -64,7 +64,7 @@ def blocks(stream: Readable, size: int = BLOCK_BYTES) -> Iterator[bytes]:
             if reader.eof:
                 yield prolog + rest
                 return
-            cut = _boundary(rest, size)
+            cut, resume = _boundary(rest, resume)  # only the new bytes are searched again
         yield prolog + rest[:cut] + _EPILOG
         rest = rest[cut:]
 
@@ -100,23 +100,28 @@ def _prolog(reader: _Reader) -> tuple[bytes, bytes]:
     return prolog, data[first:]
 
 
-def _boundary(data: bytes, start: int) -> int:
+def _boundary(data: bytes, start: int) -> tuple[int, int]:
     """The first offset at or after ``start`` that ends a top-level record and is followed by
-    another top-level item; -1 if none is in ``data`` yet."""
+    another top-level item, or -1 if none is in ``data`` yet; and where to search again once
+    more data is there."""
     pos = start
     while True:
         ends = [(i, tag) for i, tag in ((data.find(tag, pos), tag) for tag in _ENDS) if i >= 0]
         if not ends:
-            return -1
+            return -1, max(pos, len(data) - len(_ENDS[1]))
         at, tag = min(ends)
         cut = at + len(tag)
         after = cut
         while after < len(data) and data[after] in _SPACE:
             after += 1
         if after == len(data):
-            return -1  # what follows is not read yet
-        if data.startswith(_FOLLOWERS, after) and not _inside_markup(data, cut):
-            return cut
+            return -1, at  # what follows is not read yet
+        if data.startswith(_FOLLOWERS, after):
+            if _inside_markup(data, cut):
+                # Never in PubMed's own files; rather than test every later end tag against
+                # markup that may never close (a slow search), the rest is read whole.
+                raise Unsplittable("a record boundary inside a comment or processing instruction")
+            return cut, cut
         pos = cut
 
 
