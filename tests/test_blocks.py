@@ -228,3 +228,50 @@ def test_markup_that_never_closes_does_not_slow_the_cutting_down() -> None:
         b"</PubmedArticleSet>\n"
     with pytest.raises(Unsplittable):
         list(blocks(io.BytesIO(data), 1 << 20))
+
+
+def _records(n: int, prolog: bytes, pad: bytes = b"") -> bytes:
+    rec = b"<PubmedArticle><MedlineCitation><PMID Version=\"1\">%d</PMID><Article><ArticleTitle>" \
+          b"Title %d %s</ArticleTitle></Article></MedlineCitation></PubmedArticle>\n"
+    return prolog + b"".join(rec % (i + 1, i + 1, pad) for i in range(n)) + \
+        b"</PubmedArticleSet>\n"
+
+
+# Found in review: prologs that leave markup open, or name an encoding libxml2 decodes in
+# chunks (a bad byte then costs the records before it in that chunk), read differently cut.
+ODD_PROLOGS = {
+    "open processing instruction": _records(
+        3, b"<?xml version=\"1.0\"?>\n<PubmedArticleSet><?note <PubmedArticleSet>"
+    ).replace(b"</PubmedArticle>\n", b"</PubmedArticle>\n?>\n", 1),
+    "markup in a DOCTYPE literal": _records(
+        40, b"<!DOCTYPE PubmedArticleSet SYSTEM '<PubmedArticleSet><PubmedArticle>'>\n"
+            b"<PubmedArticleSet>\n"),
+    "US-ASCII with a bad byte": _records(
+        400, b"<?xml version=\"1.0\" encoding=\"US-ASCII\"?>\n<PubmedArticleSet>\n", b"x" * 40
+    ).replace(b"Title 300 ", b"Title 300 \xe9"),
+    "entity declared in a comment": _records(
+        60, b"<?xml version=\"1.0\"?>\n<!DOCTYPE PubmedArticleSet>\n<PubmedArticleSet>\n"
+    ).replace(b"</PubmedArticle>\n", b"</PubmedArticle><!-- <!ENTITY x -->\n", 1),
+}
+
+
+@pytest.mark.parametrize("case", list(ODD_PROLOGS))
+def test_odd_prologs_read_the_same_cut_or_whole(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(localfiles, "_BLOCK_BYTES", 512)
+    _cut_reads_as_whole(tmp_path / "odd.xml", ODD_PROLOGS[case])
+
+
+def test_a_pipe_is_read_whole_by_one_worker(tmp_path: Path) -> None:
+    # A failed cut re-reads the file, which a pipe cannot do: pipes are not cut at all.
+    import threading
+
+    data = NEW.replace(b"<PubmedArticleSet>", b"<!-- a note --><PubmedArticleSet>", 1)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(data,))
+    writer.start()
+    items = list(parse_files([str(fifo)], jobs=2, roles=False))
+    writer.join()
+    assert [a.pmid for a in items if isinstance(a, Article)] == [a.pmid for a in parse_bytes(NEW)]

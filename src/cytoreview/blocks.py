@@ -2,38 +2,56 @@
 
 Each block is a complete document: the file's own prolog (XML declaration, DOCTYPE,
 ``<PubmedArticleSet>``), a run of top-level records, and the closing tag; the last block ends
-as the file does. Parsing the blocks one after another gives exactly the records, in order,
-that parsing the file gives, so :mod:`cytoreview.localfiles` can hand them to a pool.
+as the file does. For a well-formed file, parsing the blocks one after another gives the records,
+in order, that parsing the file gives, so :mod:`cytoreview.localfiles` can hand them to a pool;
+a block that does not parse is the caller's cue to read the file whole instead.
 
 A cut is made only where it cannot fall inside anything but the set itself: right after a
 record's end tag that is followed (after whitespace) by the next record, a ``DeleteCitation``
 or the end of the set, and not inside a comment, CDATA section or processing instruction
 (PubMed files do carry ``<?pmcsd ?>``). A record nested in another cannot be told apart by
 this; its blocks then do not parse, which the caller notices. Where no cut can be promised (no
-``<PubmedArticleSet>`` prolog, a DOCTYPE with an internal subset, no record boundary within
-``MAX_BLOCK``), :class:`Unsplittable` is raised and the caller reads the rest of the file in one
-piece; the blocks already handed out stay valid.
+``<PubmedArticleSet>`` prolog, a prolog with anything but a UTF-8 declaration, a DOCTYPE and
+the set's tag, no record boundary within ``MAX_BLOCK``), :class:`Unsplittable` is raised and
+the caller reads the rest of the file in one piece; the blocks already handed out stay valid.
 Nothing here parses XML: a block that is not well formed (a truncated file, say) is found out by
 whoever parses it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
-from cytoreview.parse import Readable
+from cytoreview.parse import _DECLARATIONS, _PROLOG_SCAN, Readable
 
 __all__ = ["BLOCK_BYTES", "MAX_BLOCK", "Unsplittable", "blocks"]
 
 #: Bytes of XML per block, about 700 records: large enough that a block costs a worker far
 #: more than sending it, small enough that several are in flight per worker.
 BLOCK_BYTES = 4 << 20
-#: A block grows past BLOCK_BYTES only to reach a record boundary; beyond this there is none.
-MAX_BLOCK = 64 << 20
+#: A block grows past BLOCK_BYTES only to reach a record boundary; beyond this (PubMed's
+#: records are well under 1 MB) the rest is read whole rather than searched further.
+MAX_BLOCK = 16 << 20
 
 _READ = 1 << 20
 _STARTS = (b"<PubmedArticle>", b"<PubmedBookArticle>")
 _ENDS = (b"</PubmedArticle>", b"</PubmedBookArticle>")
+# One search for either end tag: a find per tag would scan to the end for the absent one.
+_END = re.compile(rb"</Pubmed(?:Book)?Article>")
+# What the cut can copy into every block: an optional UTF-8 BOM, an XML declaration naming no
+# encoding but UTF-8 (libxml2 decodes others in chunks, and a bad byte then costs records
+# before it in the same chunk: a cut file would keep them), a DOCTYPE without an internal
+# subset or markup in its literals, and the set's start tag. Anything else is read whole.
+_PLAIN_PROLOG = re.compile(
+    rb"(?:\xef\xbb\xbf)?"
+    rb"(?:<\?xml(?:\s+version\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'))?"
+    rb"(?:\s+encoding\s*=\s*(?:\"utf-?8\"|'utf-?8'))?"
+    rb"(?:\s+standalone\s*=\s*(?:\"[a-z]*\"|'[a-z]*'))?\s*\?>)?\s*"
+    rb"(?:<!DOCTYPE[^<>\[\]]*>\s*)?"
+    rb"<PubmedArticleSet>\s*",
+    re.IGNORECASE,
+)
 _FOLLOWERS = (*_STARTS, b"<DeleteCitation>", b"</PubmedArticleSet>")
 _EPILOG = b"\n</PubmedArticleSet>\n"
 _SPACE = b" \t\r\n"
@@ -53,17 +71,14 @@ def blocks(stream: Readable, size: int = BLOCK_BYTES) -> Iterator[bytes]:
     while True:
         while len(rest) < size and not reader.eof:
             rest = reader.more(rest)
-        if reader.eof:
-            yield prolog + rest
-            return
         cut, resume = _boundary(rest, size)
         while cut < 0:
-            if len(rest) > MAX_BLOCK:
-                raise Unsplittable("no record boundary within the block limit")
-            rest = reader.more(rest)
             if reader.eof:
                 yield prolog + rest
                 return
+            if len(rest) > max(MAX_BLOCK, 4 * size):
+                raise Unsplittable("no record boundary within the block limit")
+            rest = reader.more(rest)
             cut, resume = _boundary(rest, resume)  # only the new bytes are searched again
         yield prolog + rest[:cut] + _EPILOG
         rest = rest[cut:]
@@ -93,9 +108,18 @@ def _prolog(reader: _Reader) -> tuple[bytes, bytes]:
         data = reader.more(data)
     first = min(found)
     prolog = data[:first]
-    # The cut copies the prolog into every block: it must be plain (no internal DTD subset,
-    # no comment that could hide the first record's tag) and open the set just before it.
-    if b"[" in prolog or b"<!--" in prolog or not prolog.rstrip().endswith(b"<PubmedArticleSet>"):
+    # The plain read refuses a file whose first megabyte has a DOCTYPE and then "<!ENTITY"
+    # anywhere (even in a comment); a block holds less, so that screen is repeated here.
+    while len(data) < _PROLOG_SCAN and not reader.eof:
+        data = reader.more(data)
+    head = data[:_PROLOG_SCAN]
+    for doctype, entity in _DECLARATIONS:
+        at = head.find(doctype)
+        if at >= 0 and head.find(entity, at) >= 0:
+            raise Unsplittable("entity declarations")
+    # The cut copies the prolog into every block: nothing in it may stay open or change how
+    # the bytes after it are read.
+    if not _PLAIN_PROLOG.fullmatch(prolog):
         raise Unsplittable("an unusual prolog")
     return prolog, data[first:]
 
@@ -106,11 +130,10 @@ def _boundary(data: bytes, start: int) -> tuple[int, int]:
     more data is there."""
     pos = start
     while True:
-        ends = [(i, tag) for i, tag in ((data.find(tag, pos), tag) for tag in _ENDS) if i >= 0]
-        if not ends:
+        found = _END.search(data, pos)
+        if found is None:
             return -1, max(pos, len(data) - len(_ENDS[1]))
-        at, tag = min(ends)
-        cut = at + len(tag)
+        at, cut = found.span()
         after = cut
         while after < len(data) and data[after] in _SPACE:
             after += 1

@@ -10,12 +10,14 @@
 * :func:`render_files` does the same but the workers also write the output text (json, jsonl,
   csv): what the ``parse`` command uses, so its own process only writes bytes.
 
-Sentence roles (:func:`cytoreview.roles.annotate_many`, chunk by chunk) never run in the parent
-when there are workers: each worker parses whole files and adds roles. With fewer files than
-workers, each file is cut into blocks of whole records (:mod:`cytoreview.blocks`) that a pool
-parses, so one file uses every core; a block that does not parse, or a file that cannot be cut
-safely, is read again in one piece from where the blocks stopped, so counts and error messages
-are those of a plain read. Records travel as plain tuples (the
+Sentence roles (:func:`cytoreview.roles.annotate_many`, chunk by chunk) run in the workers:
+each worker parses whole files and adds roles. With fewer files than workers, each regular
+file is cut into blocks of whole records (:mod:`cytoreview.blocks`) that a pool parses, so one
+file uses every core. A file that cannot be cut (a pipe, an unusual prolog) goes to one worker
+whole. When cutting fails after records were given (a break, a stretch that cannot be cut
+safely), the file is read again in the parent from its first byte, without roles' help from
+the workers, and the records already given are left out: counts and error messages are those
+of a plain read. Records travel as plain tuples (the
 wire format, :mod:`cytoreview.wire`), or as output text. A worker whose queue is full (the
 parent is still on an earlier file) spills the rest of that file's chunks to a temporary file
 instead of waiting, so workers never take turns and memory stays bounded.
@@ -34,6 +36,7 @@ import pickle
 import queue
 import shutil
 import signal
+import stat
 import struct
 import sys
 import tempfile
@@ -413,7 +416,8 @@ def render_files(
 ) -> Iterator[Rendered | UnreadableFile]:
     """:func:`parse_files`, but the workers also turn the records into output text in ``fmt``
     (one of :data:`cytoreview.export.RENDERED_FORMATS`): what the ``parse`` command writes,
-    in input order, with no record ever rebuilt or serialised in this process."""
+    in input order, with no record rebuilt or serialised in this process (except when a file
+    cut into blocks breaks after some of them: see the module's docstring)."""
     from cytoreview.export import RENDERED_FORMATS, render_records
 
     if fmt not in RENDERED_FORMATS:
@@ -440,6 +444,10 @@ def _shipped(
         yield from _blocked(paths, jobs, roles, stats, chunk_size, fmt)
     else:
         yield from _parsed_chunks(paths, jobs, stats, chunk_size, roles, fmt)
+
+
+class _Whole(Exception):
+    """This file is not to be cut."""
 
 
 class _Block(NamedTuple):
@@ -510,6 +518,12 @@ def _blocked_file(
             yield Rendered(block.data, block.records)
 
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            # A pipe or a device cannot be read a second time, as a failed cut would need:
+            # it goes to one worker whole, not even opened here (closing a FIFO's only reader
+            # would break its writer).
+            cut_to_the_end = False
+            raise _Whole
         with open(path, "rb") as raw:
             stream = _uncompressed(raw)
             try:
@@ -526,6 +540,8 @@ def _blocked_file(
             while window and not broken:
                 yield from take()
             cut_to_the_end = cut_to_the_end and stream.error is None
+    except _Whole:
+        pass
     except OSError as exc:
         yield UnreadableFile(path, exc.strerror or str(exc))
         return
@@ -535,9 +551,14 @@ def _blocked_file(
     if cut_to_the_end and not broken:
         stats.merge(file_stats)
         return
-    # A break, or a stretch that cannot be cut safely: the file is read again here from the
-    # start, so its counts and the position in the error message are those of a plain read,
-    # and the records the blocks already gave are left out.
+    if sent == 0:
+        # Nothing given yet (not cut at all, or the first block broke): one worker reads the
+        # file whole, as with more files than jobs.
+        yield from _parsed_chunks([path], 1, stats, chunk_size, roles, fmt)
+        return
+    # A break, or a stretch that cannot be cut safely, after records were given: the file is
+    # read again here, in this process, from its first byte, so its counts and the position in
+    # the error message are those of a plain read, and the records given are left out.
     try:
         for chunk in annotated_chunks(path, roles, stats, chunk_size, skip=sent):
             yield Rendered(_ship(chunk, fmt), len(chunk))
