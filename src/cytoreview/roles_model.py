@@ -113,7 +113,12 @@ class RoleModel:
             self.w_prev2 = np.asarray(w_prev2, dtype=np.float32)
             self.w_next2 = np.asarray(w_next2, dtype=np.float32)
             tables += [self.w_prev2, self.w_next2]
-        self._nb_t = np.ascontiguousarray(np.hstack(tables).T)
+        # The neighbour tables are 10 MB, out of cache either way: there a whole row (80 bytes,
+        # one or two cache lines) per feature beats a miss per column (0.15 vs 0.31 CPU-s for
+        # 20n0014's 6.4 M features). Each row is gathered as one opaque item.
+        nb = np.ascontiguousarray(np.hstack(tables), dtype=np.float32)
+        self._nb_width = nb.shape[1]
+        self._nb_rows = nb.view(np.dtype((np.void, nb.itemsize * self._nb_width))).ravel()
         self.trans = np.asarray(trans, dtype=np.float64).reshape(-1, len(ROLES), len(ROLES))
         self.start = np.asarray(start, dtype=np.float64)
         self.end = np.asarray(end, dtype=np.float64)
@@ -162,14 +167,15 @@ class RoleModel:
         ids = batch.feat_bucket[order]
         counts = np.bincount(batch.feat_sent, minlength=n)
         own = np.zeros((n, k), dtype=np.float32)
-        nb = np.zeros((n, self._nb_t.shape[0]), dtype=np.float32)
+        nb = np.zeros((n, self._nb_width), dtype=np.float32)
         # reduceat cannot express an empty group (a sentence without a token): only the
         # sentences that have features are summed, the others keep their zeros.
         has = counts > 0
         if len(ids):
             starts = (np.cumsum(counts) - counts)[has]
             own[has] = _column_sums(self._own_t, ids, starts)
-            nb[has] = _column_sums(self._nb_t, ids & self.nb_mask, starts)
+            rows = self._nb_rows.take(ids & self.nb_mask).view(np.float32)
+            nb[has] = np.add.reduceat(rows.reshape(len(ids), self._nb_width), starts, axis=0)
         # Position ids (a few hundred table rows, always in cache) count for the sentence only.
         pos = self._own_t.take(batch.pos_ids + (1 << HASH_BITS), axis=1).sum(axis=2).T
         e: Array = (own + pos).astype(np.float64)
