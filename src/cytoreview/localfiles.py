@@ -102,6 +102,10 @@ class FileResult:
         return self.reason is None
 
 
+# isal's stubs declare its error as an instance (``error: Exception``); it is a class.
+_InflateError: type[Exception] = isal_zlib.error  # type: ignore[assignment]
+
+
 class _StopAtBreak:
     """Turns a failing ``read`` into end-of-data and remembers why.
 
@@ -119,7 +123,7 @@ class _StopAtBreak:
             return b""
         try:
             data = self._stream.read(size)
-        except (EOFError, OSError, isal_zlib.error) as exc:
+        except (EOFError, OSError, _InflateError) as exc:
             self.error = exc
             return b""
         self.offset += len(data)
@@ -180,7 +184,7 @@ class _Gunzip:
 def _stream_reason(exc: BaseException, offset: int, last_pmid: str | None) -> str:
     if isinstance(exc, EOFError):
         what = "truncated gzip: the compressed data ends early"
-    elif isinstance(exc, isal_zlib.error):
+    elif isinstance(exc, _InflateError):
         what = f"corrupt gzip data ({exc})"
     else:
         what = f"read error ({exc})"
