@@ -13,6 +13,7 @@ import pytest
 from cytoreview.errors import UnreadableFile
 from cytoreview.localfiles import (
     FileResult,
+    _Gunzip,
     decode_articles,
     encode_articles,
     iter_file,
@@ -70,6 +71,41 @@ def test_truncated_gzip_yields_the_records_before_the_cut(tmp_path: Path, gz: Pa
     message = str(info.value)
     assert message.startswith(str(cut)) and "truncated gzip" in message
     assert f"after PMID {got[-1]}" in message and "byte" in message
+
+
+def test_corrupt_gzip_data_yields_the_records_before_it(tmp_path: Path, gz: Path) -> None:
+    data = bytearray(gz.read_bytes())
+    middle = len(data) * 2 // 3
+    data[middle : middle + 64] = b"\xff" * 64  # a deflate block that cannot be decoded
+    bad = tmp_path / "corrupt.xml.gz"
+    bad.write_bytes(bytes(data))
+    result = parse_file(str(bad), roles=False)
+    got = [a.pmid for a in result.articles]
+    assert 0 < len(got) < len(OLD_PMIDS) and got == OLD_PMIDS[: len(got)]
+    assert result.reason is not None and result.reason.startswith("corrupt gzip data")
+
+
+def test_a_wrong_gzip_checksum_loses_at_most_the_last_step(tmp_path: Path, gz: Path) -> None:
+    # The checksum is checked as the data ends; inflate then drops that call's output, which
+    # _Gunzip keeps to one step: every record that ends before the last step comes out.
+    data = gz.read_bytes()
+    crc = int.from_bytes(data[-8:-4], "little") ^ 1
+    bad = tmp_path / "crc.xml.gz"
+    bad.write_bytes(data[:-8] + crc.to_bytes(4, "little") + data[-4:])
+    xml = OLD.read_bytes()
+    safe = xml.count(b"</PubmedArticle>", 0, len(xml) - _Gunzip._STEP)
+    result = parse_file(str(bad), roles=False)
+    got = [a.pmid for a in result.articles]
+    assert safe > 0 and len(got) >= safe and got == OLD_PMIDS[: len(got)]
+    assert result.reason is not None and result.reason.startswith("corrupt gzip data")
+
+
+def test_concatenated_gzip_members_are_read_through(tmp_path: Path) -> None:
+    data = OLD.read_bytes()
+    cut = data.index(b"<PubmedArticle>", data.index(b"<PubmedArticle>") + 1)
+    joined = tmp_path / "members.xml.gz"
+    joined.write_bytes(gzip.compress(data[:cut]) + gzip.compress(data[cut:]))
+    assert [a.pmid for a in iter_file(str(joined))] == OLD_PMIDS
 
 
 def test_invalid_utf8_yields_the_records_before_it(tmp_path: Path) -> None:
