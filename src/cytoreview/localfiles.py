@@ -158,15 +158,20 @@ class _Gunzip:
 
     def _step(self) -> bytes:
         """At most ``_STEP`` more bytes (maybe none); sets ``_done`` at the end of the input."""
-        if not self._input:
-            if self._inflate.eof and self._inflate.unused_data:
-                self._input = self._inflate.unused_data  # the next member starts here
-                self._inflate = isal_zlib.decompressobj(wbits=31)
-            else:
-                self._input = self._raw.read(self._CHUNK)
-                if not self._input:
-                    self._done = True
-                    return b""
+        if self._inflate.eof:
+            # A member ended. What followed it is in unused_data (and, after a call cut
+            # short by max_length, in unconsumed_tail as well): the next member starts there.
+            rest = self._inflate.unused_data or self._raw.read(self._CHUNK)
+            if not rest:
+                self._done = True
+                return b""
+            self._inflate = isal_zlib.decompressobj(wbits=31)
+            self._input = rest
+        elif not self._input:
+            self._input = self._raw.read(self._CHUNK)
+            if not self._input:
+                self._done = True
+                return b""
         out = self._inflate.decompress(self._input, self._STEP)
         self._input = self._inflate.unconsumed_tail
         return out
