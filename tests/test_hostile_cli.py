@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -197,3 +198,16 @@ def test_unwritable_output_is_a_usage_error(tmp_path: Path) -> None:
     result = run("parse", str(SEEDS_XML), "-f", "json", "-o", str(target))
     assert result.exit_code == 2
     one_line_naming(result, str(target))
+
+
+def test_output_replaces_a_stale_temporary_file_of_the_same_pid(tmp_path: Path) -> None:
+    # The output is written to ".NAME.PID.tmp", created exclusively; one left behind by a
+    # killed process whose pid came round again must not stop the command.
+    target = tmp_path / "out.jsonl"
+    stale = tmp_path / f".out.jsonl.{os.getpid()}.tmp"
+    stale.write_text("half a record from a killed run\n")
+    result = run("parse", str(SEEDS_XML), "-f", "jsonl", "-o", str(target))
+    assert result.exit_code == 0, result.output
+    lines = target.read_text().splitlines()
+    assert lines and all(line.startswith('{"pmid"') for line in lines)
+    assert not stale.exists()
