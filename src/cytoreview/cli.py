@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .errors import CytoreviewError, ExitStatus, InvalidInput, UnreadableFile
+from .errors import CytoreviewError, ExitStatus, Interrupted, InvalidInput, UnreadableFile
 from .ids import Identifier
 from .model import Article
 
@@ -92,8 +92,6 @@ def _consoles(ctx: typer.Context) -> Consoles:
 @contextmanager
 def _handled(cons: Consoles) -> Iterator[None]:
     """The one place where errors become messages and exit codes. Never a traceback."""
-    from .service import Interrupted
-
     try:
         yield
     except Interrupted as exc:
@@ -209,7 +207,7 @@ def _run_fetch(ctx: typer.Context, command: str, inputs: list[str], fetch_job: s
     failures, exit with INTERFACE.md's code. On Ctrl-C the partial result is written."""
     from .cache import Cache
     from .export import RENDERED_FORMATS
-    from .service import Interrupted, fetch, search
+    from .service import fetch, search
 
     cons = _consoles(ctx)
     # Big fetches render these formats in their worker processes, as records arrive.

@@ -7,6 +7,7 @@ One tree, so a caller can catch ``CytoreviewError`` and a script can rely on exi
     │   ├── InvalidIdentifier
     │   └── UnreadableFile       missing, unreadable, not XML, truncated (names file and position)
     ├── NotFound                 exit 1: an input that NCBI does not know
+    ├── Interrupted              exit 130: Ctrl-C during a fetch (holds what was fetched)
     └── ServiceError             exit 1: E-utilities could not be reached or kept failing
         └── ServiceUnavailable   connection refused, DNS failure, timeouts (names the URL)
 
@@ -17,6 +18,10 @@ always with ``raise ... from exc`` so the cause survives for debugging.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cytoreview.service import FetchResult
 
 
 class ExitStatus(IntEnum):
@@ -54,6 +59,20 @@ class UnreadableFile(InvalidInput):
 
 class NotFound(CytoreviewError):
     exit_status = ExitStatus.PARTIAL
+
+
+class Interrupted(CytoreviewError):
+    """Ctrl-C: ``result`` holds everything fetched so far (it is in the cache too).
+
+    Defined here rather than in :mod:`cytoreview.service` so that catching it does not
+    import the HTTP stack (``parse`` never needs it)."""
+
+    exit_status = ExitStatus.INTERRUPTED
+
+    def __init__(self, result: FetchResult, remaining: list[str]):
+        self.result = result
+        self.remaining = remaining
+        super().__init__(f"interrupted: {len(remaining)} input(s) not fetched")
 
 
 class ServiceError(CytoreviewError):

@@ -38,8 +38,8 @@ from typing import Any
 from . import fetch_worker
 from .cache import Cache
 from .errors import (
-    CytoreviewError,
     ExitStatus,
+    Interrupted,
     NotFound,
     ServiceError,
     ServiceUnavailable,
@@ -111,17 +111,6 @@ class FetchResult:
     @property
     def exit_status(self) -> ExitStatus:
         return ExitStatus.PARTIAL if self.failures else ExitStatus.SUCCESS
-
-
-class Interrupted(CytoreviewError):
-    """Ctrl-C: ``result`` holds everything fetched so far (it is in the cache too)."""
-
-    exit_status = ExitStatus.INTERRUPTED
-
-    def __init__(self, result: FetchResult, remaining: list[str]):
-        self.result = result
-        self.remaining = remaining
-        super().__init__(f"interrupted: {len(remaining)} input(s) not fetched")
 
 
 #: Called with (records done, records wanted, requests sent) as work completes.
