@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import pickle
+import random
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -114,6 +116,79 @@ def test_concatenated_gzip_members_are_read_through(tmp_path: Path, pad_to_step:
     joined = tmp_path / "members.xml.gz"
     joined.write_bytes(gzip.compress(first) + gzip.compress(data[cut:]))
     assert [a.pmid for a in iter_file(str(joined))] == OLD_PMIDS
+
+
+def _many_records(copies: int = 20) -> bytes:
+    """The fixture's records repeated: XML far longer than one inflate step."""
+    head, rest = OLD.read_bytes().split(b"<PubmedArticleSet>", 1)
+    body = rest.rsplit(b"</PubmedArticleSet>", 1)[0]
+    return head + b"<PubmedArticleSet>" + body * copies + b"</PubmedArticleSet>\n"
+
+
+def _member(payload: bytes, flags: int = 0, extra: bytes = b"") -> bytes:
+    """One gzip member with the header ``flags`` asked for (FEXTRA 4, FNAME 8, FHCRC 2)."""
+    header = b"\x1f\x8b\x08" + bytes([flags]) + b"\0\0\0\0\0\xff"
+    if flags & 4:
+        header += len(extra).to_bytes(2, "little") + extra
+    if flags & 8:
+        header += b"records.xml\0"
+    if flags & 2:
+        header += (zlib.crc32(header) & 0xFFFF).to_bytes(2, "little")
+    deflated = zlib.compressobj(6, zlib.DEFLATED, -15)
+    body = deflated.compress(payload) + deflated.flush()
+    return header + body + zlib.crc32(payload).to_bytes(4, "little") + len(payload).to_bytes(
+        4, "little"
+    )
+
+
+@pytest.mark.parametrize("flags", [2 | 4, 4 | 8])
+def test_a_member_header_longer_than_one_read_is_read(tmp_path: Path, flags: int) -> None:
+    # ISA-L misreads such a header when it arrives in two pieces; it must get it whole.
+    xml = _many_records(2)
+    path = tmp_path / "header.xml.gz"
+    path.write_bytes(_member(xml, flags, extra=b"x" * (_Gunzip._CHUNK - 5)))
+    assert gzip.decompress(path.read_bytes()) == xml
+    result = parse_file(str(path), roles=False)
+    assert result.ok and len(result.articles) == 2 * len(OLD_PMIDS)
+
+
+def test_a_file_cut_in_its_trailer_loses_no_record(tmp_path: Path) -> None:
+    # The data is all there, only the checksum is missing: every record comes out (ISA-L
+    # holds the last output back until it is asked again with no more input).
+    data = gzip.compress(_many_records(), mtime=0)
+    cut = tmp_path / "cut.xml.gz"
+    cut.write_bytes(data[:-8])
+    result = parse_file(str(cut), roles=False)
+    assert len(result.articles) == 20 * len(OLD_PMIDS)
+    assert result.reason is not None and result.reason.startswith("truncated gzip")
+
+
+@pytest.mark.parametrize("tail", [b"junk\n", b"\0\0\0\0", b"x" * 40])
+def test_bytes_after_the_gzip_data_are_named_not_gzip(
+    tmp_path: Path, gz: Path, tail: bytes
+) -> None:
+    path = tmp_path / "tail.xml.gz"
+    path.write_bytes(gz.read_bytes() + tail)
+    result = parse_file(str(path), roles=False)
+    assert [a.pmid for a in result.articles] == OLD_PMIDS
+    assert result.reason is not None and result.reason.startswith("corrupt gzip data")
+
+
+def test_corrupt_gzip_is_named_even_when_the_xml_breaks_first(tmp_path: Path) -> None:
+    # A flipped bit inflates to garbage that lxml trips over long before the checksum at the
+    # member's end: the cause to name is still the gzip data.
+    data = gzip.compress(_many_records(), mtime=0)
+    rnd = random.Random(3)
+    reasons = []
+    for _ in range(15):
+        damaged = bytearray(data)
+        damaged[rnd.randrange(20, len(data) - 8)] ^= 1 << rnd.randrange(8)
+        path = tmp_path / "flipped.xml.gz"
+        path.write_bytes(bytes(damaged))
+        result = parse_file(str(path), roles=False)
+        if result.reason is not None:
+            reasons.append(result.reason)
+    assert reasons and all(r.startswith("corrupt gzip data") for r in reasons), reasons
 
 
 def test_invalid_utf8_yields_the_records_before_it(tmp_path: Path) -> None:

@@ -115,6 +115,7 @@ class _StopAtBreak:
 
     def __init__(self, stream: Readable) -> None:
         self._stream = stream
+        self.compressed = isinstance(stream, _Gunzip)
         self.error: BaseException | None = None
         self.offset = 0
 
@@ -129,6 +130,30 @@ class _StopAtBreak:
         self.offset += len(data)
         return data
 
+    def read_to_end(self) -> None:
+        while self.read(1 << 20):
+            pass
+
+
+def _header_size(data: bytes) -> int | None:
+    """Length of the gzip member header that ``data`` starts with; None while incomplete."""
+    if len(data) < 10:
+        return None
+    flags, size = data[3], 10
+    if flags & 4:  # FEXTRA: a length, then that many bytes
+        if len(data) < 12:
+            return None
+        size += 2 + int.from_bytes(data[10:12], "little")
+    for flag in (8, 16):  # FNAME, FCOMMENT: zero-terminated
+        if flags & flag:
+            end = data.find(b"\0", size)
+            if end < 0:
+                return None
+            size = end + 1
+    if flags & 2:  # FHCRC
+        size += 2
+    return size if len(data) >= size else None
+
 
 class _Gunzip:
     """Incremental gunzip that hands out every byte it could decompress before a cut.
@@ -142,12 +167,14 @@ class _Gunzip:
 
     _CHUNK = 1 << 16
     _STEP = 1 << 14
+    _MAX_HEADER = 1 << 20
 
     def __init__(self, raw: Any) -> None:
         self._raw = raw
         # ISA-L inflates PubMed files about 4x faster than zlib (0.07 vs 0.29 CPU-s for
-        # 20n0014's 174 MB), on the core of a worker that also parses them.
-        self._inflate = isal_zlib.decompressobj(wbits=31)
+        # 20n0014's 174 MB), on the core of a worker that also parses them. None: a member
+        # starts with the next input.
+        self._inflate: Any = None
         self._input = b""  # compressed bytes read but not yet given to inflate
         # Decompressed bytes not handed out yet: self._buffer[self._pos:]. An offset rather
         # than slicing the rest off on every read (lxml reads 32 KB at a time).
@@ -158,23 +185,45 @@ class _Gunzip:
 
     def _step(self) -> bytes:
         """At most ``_STEP`` more bytes (maybe none); sets ``_done`` at the end of the input."""
-        if self._inflate.eof:
+        if self._inflate is not None and self._inflate.eof:
             # A member ended. What followed it is in unused_data (and, after a call cut
             # short by max_length, in unconsumed_tail as well): the next member starts there.
-            rest = self._inflate.unused_data or self._raw.read(self._CHUNK)
-            if not rest:
-                self._done = True
-                return b""
-            self._inflate = isal_zlib.decompressobj(wbits=31)
-            self._input = rest
-        elif not self._input:
+            self._input = self._inflate.unused_data
+            self._inflate = None
+        if not self._input:
             self._input = self._raw.read(self._CHUNK)
             if not self._input:
-                self._done = True
-                return b""
-        out = self._inflate.decompress(self._input, self._STEP)
+                return self._drain()
+        if self._inflate is None:
+            self._begin_member()
+        out: bytes = self._inflate.decompress(self._input, self._STEP)
         self._input = self._inflate.unconsumed_tail
         return out
+
+    def _begin_member(self) -> None:
+        # ISA-L misreads a member header that reaches it in two calls (with FHCRC, or with
+        # FEXTRA and FNAME): it gets the whole header at once.
+        data = self._input
+        while _header_size(data) is None and len(data) < self._MAX_HEADER:
+            more = self._raw.read(self._CHUNK)
+            if not more:
+                break
+            data += more
+        if not _GZIP_MAGIC.startswith(data[:2]):
+            # Checked here: ISA-L would call fewer than 10 such bytes a truncation.
+            raise _InflateError("what follows the last gzip member is not gzip")
+        self._input = data
+        self._inflate = isal_zlib.decompressobj(wbits=31)
+
+    def _drain(self) -> bytes:
+        """The compressed input has ended: what inflate still holds (ISA-L keeps output
+        back when a call is cut short, even with all its input consumed)."""
+        if self._inflate is not None and not self._inflate.eof:
+            out: bytes = self._inflate.decompress(b"", self._STEP)
+            if out:
+                return out
+        self._done = True
+        return b""
 
     def read(self, size: int = -1) -> bytes:
         want = size if size and size > 0 else 1 << 20
@@ -194,7 +243,7 @@ class _Gunzip:
         if self._pos >= len(self._buffer):
             if self._error is not None:
                 raise self._error
-            if self._done and not self._inflate.eof:
+            if self._done and self._inflate is not None and not self._inflate.eof:
                 raise EOFError("Compressed file ended before the end-of-stream marker")
         out = self._buffer[self._pos : self._pos + want]
         self._pos += len(out)
@@ -235,6 +284,10 @@ def iter_file(path: str, stats: ParseStats | None = None) -> Iterator[Article]:
                     last_pmid = article.pmid
                     yield article
             except UnreadableFile as exc:
+                if guarded.error is None and guarded.compressed:
+                    # Inflate checks its data only at a member's end, so XML that breaks in
+                    # a gzip file may be the first sign of corrupt data: read on to know.
+                    guarded.read_to_end()
                 if guarded.error is None:
                     raise
                 # The XML broke because the bytes stopped: the stream's error is the cause.
