@@ -204,10 +204,12 @@ class _Gunzip:
         # ISA-L misreads a member header that reaches it in two calls (with FHCRC, or with
         # FEXTRA and FNAME): it gets the whole header at once.
         data = self._input
-        while _header_size(data) is None and len(data) < self._MAX_HEADER:
+        while _header_size(data) is None:
             more = self._raw.read(self._CHUNK)
             if not more:
-                break
+                break  # ISA-L reports the truncation
+            if len(data) >= self._MAX_HEADER:
+                raise _InflateError("a gzip member header longer than 1 MB")
             data += more
         if not _GZIP_MAGIC.startswith(data[:2]):
             # Checked here: ISA-L would call fewer than 10 such bytes a truncation.
