@@ -275,3 +275,22 @@ def test_a_pipe_is_read_whole_by_one_worker(tmp_path: Path) -> None:
     items = list(parse_files([str(fifo)], jobs=2, roles=False))
     writer.join()
     assert [a.pmid for a in items if isinstance(a, Article)] == [a.pmid for a in parse_bytes(NEW)]
+
+
+def test_a_record_never_closed_stops_the_file_without_holding_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its missing end tag made every later record "content" of it, held in memory up to the
+    # end of the file (4 GB for 170 MB). Past 1,000 records inside it, the file is stopped,
+    # cut or whole alike, after the records before it.
+    head, rest = OLD.split(b"<PubmedArticleSet>", 1)
+    body = rest.rsplit(b"</PubmedArticleSet>", 1)[0]
+    data = head + b"<PubmedArticleSet>" + body * 150 + b"</PubmedArticleSet>\n"
+    at = _nth(data, b"</PubmedArticle>", 3)
+    data = data[:at] + data[at + len(b"</PubmedArticle>") :]
+    monkeypatch.setattr(localfiles, "_BLOCK_BYTES", 256 << 10)
+    cut = _cut_reads_as_whole(tmp_path / "unclosed.xml", data)
+    articles = [x for x in cut if isinstance(x, Article)]
+    assert len(articles) == 2 and isinstance(cut[-1], UnreadableFile)
+    line = data.count(b"\n", 0, data.rindex(b"<PubmedArticle>", 0, at)) + 1
+    assert cut[-1].reason.startswith(f"line {line}: <PubmedArticle> is never closed"), cut[-1]

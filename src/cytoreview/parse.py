@@ -106,6 +106,19 @@ def _unreadable(
     return UnreadableFile(source, f"line {line}, column {column}: {message.strip()}{after}")
 
 
+_MAX_NESTED = 1000
+
+
+def _never_closed(source: str, elem: Any, last_pmid: str | None) -> UnreadableFile:
+    outer = list(elem.iterancestors(*_RECORD_TAGS))[-1]
+    after = f" (after PMID {last_pmid})" if last_pmid else ""
+    return UnreadableFile(
+        source,
+        f"line {outer.sourceline}: <{outer.tag}> is never closed (over {_MAX_NESTED} records "
+        f"inside it){after}",
+    )
+
+
 def _raw_xml(record: Any) -> bytes:
     """A record's own XML, readable on its own: unresolved entity references (only hostile
     or broken input has them, in text or attributes) are dropped, as the parser ignores them."""
@@ -189,6 +202,7 @@ def _walk(
     )
     last_pmid: str | None = None
     checked = False
+    nested = 0  # records inside the record now open
     try:
         for event, elem in events:
             if event == "start":
@@ -198,7 +212,14 @@ def _walk(
                 continue
             parent = elem.getparent()
             if parent is not None and parent.getparent() is not None:
-                continue  # a record nested in a record is content of the outer one
+                # A record nested in a record is content of the outer one. Thousands of them
+                # mean the outer one's end tag is missing: it would hold the rest of the file
+                # in memory (4 GB for a 170 MB file) before the XML error at the end.
+                nested += 1
+                if nested > _MAX_NESTED:
+                    raise _never_closed(source, elem, last_pmid)
+                continue
+            nested = 0
             if elem.tag == "DeleteCitation":
                 stats.deleted.extend(
                     pmid for pmid in map(vocab_text, elem.iterchildren("PMID")) if pmid
