@@ -215,9 +215,10 @@ def _walk(
                 # A record nested in a record is content of the outer one. Thousands of them
                 # mean the outer one's end tag is missing: it would hold the rest of the file
                 # in memory (4 GB for a 170 MB file) before the XML error at the end.
-                nested += 1
-                if nested > _MAX_NESTED:
-                    raise _never_closed(source, elem, last_pmid)
+                if next(elem.iterancestors(*_RECORD_TAGS), None) is not None:
+                    nested += 1
+                    if nested > _MAX_NESTED:
+                        raise _never_closed(source, elem, last_pmid)
                 continue
             nested = 0
             if elem.tag == "DeleteCitation":
