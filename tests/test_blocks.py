@@ -7,6 +7,7 @@ import gzip
 import io
 import os
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -292,5 +293,9 @@ def test_a_record_never_closed_stops_the_file_without_holding_the_rest(
     cut = _cut_reads_as_whole(tmp_path / "unclosed.xml", data)
     articles = [x for x in cut if isinstance(x, Article)]
     assert len(articles) == 2 and isinstance(cut[-1], UnreadableFile)
-    line = data.count(b"\n", 0, data.rindex(b"<PubmedArticle>", 0, at)) + 1
-    assert cut[-1].reason.startswith(f"line {line}: <PubmedArticle> is never closed"), cut[-1]
+    pmid = re.search(rb"<PMID[^>]*>(\d+)</PMID>", data[_nth(data, b"<PubmedArticle>", 3) :])
+    assert pmid is not None
+    assert cut[-1].reason == (
+        f"a <PubmedArticle> (PMID {pmid.group(1).decode()}) holds over 1000 records: is its "
+        f"end tag missing? (after PMID {articles[-1].pmid})"
+    )

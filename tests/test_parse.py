@@ -453,12 +453,18 @@ def test_fuzzed_entity_document_leaves_no_dangling_nodes(monkeypatch: pytest.Mon
     assert ignored == []
 
 
-def test_many_records_in_a_wrapper_are_not_pubmed_xml_nor_an_unclosed_record() -> None:
-    # Records below the top level are content; only those inside a record count towards
-    # "a record never closed". A wrapper around the set is another document kind.
+@pytest.mark.parametrize("nested_in_each", [False, True])
+def test_many_records_in_a_wrapper_are_not_pubmed_xml_nor_an_unclosed_record(
+    nested_in_each: bool,
+) -> None:
+    # Records below the top level are content; only those inside one record count towards
+    # "its end tag is missing", and the count starts again in each record.
     src = (FIXTURES / "pubmed20n0014_cases.xml").read_bytes()
     head, rest = src.split(b"<PubmedArticleSet>", 1)
     body = rest.rsplit(b"</PubmedArticleSet>", 1)[0]
+    if nested_in_each:
+        first = body[body.index(b"<PubmedArticle>") : body.index(b"</PubmedArticle>") + 16]
+        body = body.replace(b"</PubmedArticle>", first + b"</PubmedArticle>")
     wrapped = head + b"<Root><PubmedArticleSet>" + body * 110 + b"</PubmedArticleSet></Root>"
     with pytest.raises(UnreadableFile, match=r"not PubMed XML: the root element is <Root>"):
         parse_bytes(wrapped, "wrapped.xml")

@@ -109,14 +109,22 @@ def _unreadable(
 _MAX_NESTED = 1000
 
 
-def _never_closed(source: str, elem: Any, last_pmid: str | None) -> UnreadableFile:
-    outer = list(elem.iterancestors(*_RECORD_TAGS))[-1]
+def _holds_too_many(source: str, holder: Any, last_pmid: str | None) -> UnreadableFile:
+    # Named by its PMID, not its line: past line 65,535 libxml2 gives an element the line of
+    # its first child.
+    pmid = next(
+        (vocab_text(p) for p in map(holder.find, _OWN_PMID) if p is not None and p.text), None
+    )
+    which = f" (PMID {pmid})" if pmid else ""
     after = f" (after PMID {last_pmid})" if last_pmid else ""
     return UnreadableFile(
         source,
-        f"line {outer.sourceline}: <{outer.tag}> is never closed (over {_MAX_NESTED} records "
-        f"inside it){after}",
+        f"a <{holder.tag}>{which} holds over {_MAX_NESTED} records: is its end tag missing?"
+        f"{after}",
     )
+
+
+_OWN_PMID = ("MedlineCitation/PMID", "BookDocument/PMID", "PMID")
 
 
 def _raw_xml(record: Any) -> bytes:
@@ -202,7 +210,8 @@ def _walk(
     )
     last_pmid: str | None = None
     checked = False
-    nested = 0  # records inside the record now open
+    holder: Any = None  # the top-level record that the last nested record was inside
+    nested = 0  # how many records are inside it
     try:
         for event, elem in events:
             if event == "start":
@@ -215,12 +224,15 @@ def _walk(
                 # A record nested in a record is content of the outer one. Thousands of them
                 # mean the outer one's end tag is missing: it would hold the rest of the file
                 # in memory (4 GB for a 170 MB file) before the XML error at the end.
-                if next(elem.iterancestors(*_RECORD_TAGS), None) is not None:
+                outer = list(elem.iterancestors(*_RECORD_TAGS))
+                if outer:  # records in a wrapper element are inside no record
+                    if outer[-1] is not holder:
+                        holder, nested = outer[-1], 0
                     nested += 1
                     if nested > _MAX_NESTED:
-                        raise _never_closed(source, elem, last_pmid)
+                        raise _holds_too_many(source, holder, last_pmid)
                 continue
-            nested = 0
+            holder = None
             if elem.tag == "DeleteCitation":
                 stats.deleted.extend(
                     pmid for pmid in map(vocab_text, elem.iterchildren("PMID")) if pmid
