@@ -107,6 +107,7 @@ def _unreadable(
 
 
 _MAX_NESTED = 1000
+_OWN_PMID = ("MedlineCitation/PMID", "BookDocument/PMID", "PMID")
 
 
 def _holds_too_many(source: str, holder: Any, last_pmid: str | None) -> UnreadableFile:
@@ -122,9 +123,6 @@ def _holds_too_many(source: str, holder: Any, last_pmid: str | None) -> Unreadab
         f"a <{holder.tag}>{which} holds over {_MAX_NESTED} records: is its end tag missing?"
         f"{after}",
     )
-
-
-_OWN_PMID = ("MedlineCitation/PMID", "BookDocument/PMID", "PMID")
 
 
 def _raw_xml(record: Any) -> bytes:
