@@ -390,3 +390,89 @@ def test_parse_file_on_a_local_dask_cluster() -> None:
         futures = client.map(parse_file, [str(OLD), str(NEW)], roles=False)
         results = client.gather(futures)
     assert [[a.pmid for a in r.articles] for r in results] == [OLD_PMIDS, NEW_PMIDS]
+
+
+def _feed_fifo(fifo: Path, data: bytes, seconds: float) -> bool:
+    """Write ``data`` into ``fifo`` once a reader has opened it; False if none did in time."""
+    import errno
+    import os
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO or time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+            continue
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        return True
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="named pipes")
+@pytest.mark.parametrize("depth", [8, 1])
+def test_a_free_worker_takes_the_next_file_while_another_is_held_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, depth: int
+) -> None:
+    # Two workers, three files: the first is a pipe that stays silent until the third has been
+    # opened. With a fixed share (the first worker owns files 1 and 3) the third would wait for
+    # the first; the free worker takes it instead. depth 1: the second file does not fit in
+    # the queue, and its last message must not wait for the parent (stuck on the first) either.
+    import os
+    import threading
+
+    from cytoreview import localfiles
+
+    monkeypatch.setattr(localfiles, "_SPILL_DEPTH", depth)
+
+    slow, late = tmp_path / "slow", tmp_path / "late"
+    os.mkfifo(slow)
+    os.mkfifo(late)
+    opened_late_first: list[bool] = []
+
+    def writer() -> None:
+        opened_late_first.append(_feed_fifo(late, NEW.read_bytes(), 20))
+        _feed_fifo(slow, OLD.read_bytes(), 60)
+        if not opened_late_first[0]:  # let the run finish even so: the assertion tells
+            _feed_fifo(late, NEW.read_bytes(), 60)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    items = list(parse_files([str(slow), str(NEW), str(late)], jobs=2, roles=False, chunk_size=2))
+    thread.join()
+    assert opened_late_first == [True]
+    assert pmids(items) == [*OLD_PMIDS, *NEW_PMIDS, *NEW_PMIDS]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers forked")
+def test_a_worker_that_dies_loses_only_the_file_it_was_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import time
+
+    from cytoreview import localfiles
+
+    doomed = tmp_path / "doomed.xml"
+    doomed.write_bytes(NEW.read_bytes())
+    real = localfiles.annotated_chunks
+
+    def dies_on_doomed(path: str, *args: object, **kwargs: object) -> object:
+        if path == str(doomed):
+            # Killed while on this file (out of memory, say), not at the instant it finished
+            # the one before: what that worker had queued has reached the parent.
+            time.sleep(0.5)
+            os._exit(1)
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(localfiles, "annotated_chunks", dies_on_doomed)
+    paths = [str(OLD), str(doomed), str(NEW), str(OLD), str(NEW)]
+    items = list(parse_files(paths, jobs=2, roles=False))
+    assert pmids(items) == [
+        *OLD_PMIDS, f"ERROR {doomed}", *NEW_PMIDS, *OLD_PMIDS, *NEW_PMIDS
+    ]
+    assert "died" in next(x for x in items if isinstance(x, UnreadableFile)).reason

@@ -11,16 +11,16 @@
   csv): what the ``parse`` command uses, so its own process only writes bytes.
 
 Sentence roles (:func:`cytoreview.roles.annotate_many`, chunk by chunk) run in the workers:
-each worker parses whole files and adds roles. With fewer files than workers, each regular
-file is cut into blocks of whole records (:mod:`cytoreview.blocks`) that a pool parses, so one
-file uses every core. A file that cannot be cut (a pipe, an unusual prolog) goes to one worker
-whole. When cutting fails after records were given (a break, a stretch that cannot be cut
-safely), the file is read again in the parent from its first byte, without roles' help from
-the workers, and the records already given are left out: counts and error messages are those
-of a plain read. Records travel as plain tuples (the
-wire format, :mod:`cytoreview.wire`), or as output text. A worker whose queue is full (the
-parent is still on an earlier file) spills the rest of that file's chunks to a temporary file
-instead of waiting, so workers never take turns and memory stays bounded.
+each worker parses whole files, taking the next one not yet taken as it finishes one, and adds
+roles. With fewer files than workers, each regular file is cut into blocks of whole records
+(:mod:`cytoreview.blocks`) that a pool parses, so one file uses every core. A file that cannot
+be cut (a pipe, an unusual prolog) goes to one worker whole. When cutting fails after records
+were given (a break, a stretch that cannot be cut safely), the file is read again in the
+parent from its first byte, without roles' help from the workers, and the records already
+given are left out: counts and error messages are those of a plain read. Records travel as
+plain tuples (the wire format, :mod:`cytoreview.wire`), or as output text. A worker whose
+queue is full (the parent is still on an earlier file) spills the rest of that file's chunks
+to a temporary file instead of waiting, so workers never take turns and memory stays bounded.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ import stat
 import struct
 import sys
 import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
@@ -70,12 +71,14 @@ _GZIP_MAGIC = b"\x1f\x8b"
 #: Records per message from a worker: large enough that pickling and pipe overhead stay
 #: small, small enough that the first records show up at once.
 CHUNK_SIZE = 256
-#: A worker whose queue is full does not wait: the rest of that file's chunks go to a spill
-#: file on disk, which the parent reads back when it gets there. So workers never take turns,
-#: and memory stays small: 8 chunks of ~1-2 MB queued per worker.
+#: A worker with this many chunks not yet received does not wait: the rest of that file's
+#: chunks go to a spill file on disk, which the parent reads back when it gets there. So
+#: workers never take turns, and memory stays small: 8 chunks of ~1-2 MB queued per worker.
 _SPILL_DEPTH = 8
 _FRAME = struct.Struct("<QQ")  # a spilled chunk: payload length, record count, payload
 _POLL_SECONDS = 0.5
+#: How often the parent looks whether the file it needs next has been taken by a worker.
+_CLAIM_POLL_SECONDS = 0.002
 #: Bytes of XML per block when files are cut (:mod:`cytoreview.blocks`); tests make it small.
 _BLOCK_BYTES = BLOCK_BYTES
 
@@ -396,18 +399,41 @@ def _ship(articles: list[Article], fmt: str | None) -> bytes:
     return pickle.dumps(encode_articles(articles), protocol=pickle.HIGHEST_PROTOCOL)
 
 
+class _ClaimedFiles:
+    """The files a worker takes, in input order: always the next one nobody has taken, so a
+    worker that finishes early takes more (a fixed share would leave it idle while another
+    still has a long list), and a worker that dies loses only the file it was on.
+    Picklable (spawn start method): the shared counter and owner table go with it."""
+
+    def __init__(self, paths: list[str], next_file: Any, owner: Any, me: int) -> None:
+        self.paths, self.next_file, self.owner, self.me = paths, next_file, owner, me
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        while True:
+            with self.next_file.get_lock():
+                index = self.next_file.value
+                if index >= len(self.paths):
+                    return
+                self.next_file.value = index + 1
+                self.owner[index] = self.me
+            yield index, self.paths[index]
+
+
 def _worker(
-    jobs: list[tuple[int, str]],
+    jobs: Iterable[tuple[int, str]],
     roles: bool,
     chunk_size: int,
     out: Any,
+    slots: Any,
     fmt: str | None,
-    spill_dir: str | None,
+    spill_dir: str,
 ) -> None:
-    """Parse the assigned files in order; send (index, payload, count, stats, reason, spill).
+    """Parse the files in order; send (index, payload, count, stats, reason, spill).
 
     ``stats`` is None except on the last message of a file, which also names the spill file
-    if the queue was full at some point: the file's remaining chunks, as frames.
+    if no slot was free at some point: the file's remaining chunks, as frames. A chunk takes
+    one of ``slots`` (the parent frees it on receipt); the last message takes none, and
+    ``out`` has no size limit, so nothing here ever waits for the parent.
     """
     _init_worker()
     for index, path in jobs:
@@ -418,14 +444,10 @@ def _worker(
             for chunk in annotated_chunks(path, roles, stats, chunk_size):
                 data = _ship(chunk, fmt)
                 if spill is None:
-                    if spill_dir is None:
+                    if slots.acquire(block=False):
                         out.put((index, data, len(chunk), None, None, None))
                         continue
-                    try:
-                        out.put_nowait((index, data, len(chunk), None, None, None))
-                        continue
-                    except queue.Full:
-                        spill = open(os.path.join(spill_dir, f"{index}.part"), "wb")  # noqa: SIM115
+                    spill = open(os.path.join(spill_dir, f"{index}.part"), "wb")  # noqa: SIM115
                 spill.write(_FRAME.pack(len(data), len(chunk)))
                 spill.write(data)
         except UnreadableFile as exc:
@@ -435,6 +457,8 @@ def _worker(
         finally:
             if spill is not None:
                 spill.close()
+        # Waiting here (a full queue) would make a worker that is ahead take turns with the
+        # others, while the parent is still on an earlier file, instead of starting the next.
         out.put((index, b"", 0, stats, reason, spill.name if spill is not None else None))
 
 
@@ -463,10 +487,10 @@ def parse_files(
     """Every record of every file, in input order; an :class:`UnreadableFile` in the stream
     where a file broke (its earlier records come first), then the next file.
 
-    With ``jobs`` > 1 (default: all cores), up to ``jobs`` worker processes each take every
-    ``jobs``-th file and add sentence roles. With fewer files than jobs, each file is cut into
-    blocks of whole records that a pool of ``jobs`` processes parses and annotates, so even
-    a single file uses every core. With one job everything runs in this process. ``stats``, if
+    With ``jobs`` > 1 (default: all cores), up to ``jobs`` worker processes each take the next
+    file nobody has taken yet and add sentence roles. With fewer files than jobs, each file is
+    cut into blocks of whole records that a pool of ``jobs`` processes parses and annotates, so
+    even a single file uses every core. With one job everything runs in this process. ``stats``, if
     given, accumulates every file's counts.
     """
     paths = [str(p) for p in paths]
@@ -656,12 +680,16 @@ def _parsed_chunks(
     workers = min(jobs, len(paths))
     ctx = _context()
     spill_dir = tempfile.mkdtemp(prefix="cytoreview-")
-    queues = [ctx.Queue(maxsize=_SPILL_DEPTH) for _ in range(workers)]
+    queues = [ctx.Queue() for _ in range(workers)]
+    slots = [ctx.BoundedSemaphore(_SPILL_DEPTH) for _ in range(workers)]
+    next_file = ctx.Value("q", 0)
+    # Written under next_file's lock; the parent reads each slot once it is set.
+    owner = ctx.Array("i", [-1] * len(paths), lock=False)
     procs = [
         ctx.Process(
             target=_worker,
-            args=(list(enumerate(paths))[w::workers], roles, chunk_size, queues[w], fmt,
-                  spill_dir),
+            args=(_ClaimedFiles(paths, next_file, owner, w), roles, chunk_size, queues[w],
+                  slots[w], fmt, spill_dir),
             daemon=True,
         )
         for w in range(workers)
@@ -671,8 +699,10 @@ def _parsed_chunks(
     dead: set[int] = set()
     try:
         for index, path in enumerate(paths):
-            w = index % workers
-            while w not in dead:
+            # A worker's files come in input order and so do its messages: once file
+            # ``index`` is claimed, the next message in its worker's queue is about it.
+            w = _claimed_by(owner, index, procs)
+            while w is not None and w not in dead:
                 try:
                     got, data, count, file_stats, reason, spill = queues[w].get(
                         timeout=_POLL_SECONDS
@@ -684,6 +714,7 @@ def _parsed_chunks(
                 if got != index:  # cannot happen unless a worker broke its order
                     raise RuntimeError(f"worker sent file {got} while file {index} was due")
                 if count:
+                    slots[w].release()
                     yield Rendered(data, count)
                 if spill is not None:
                     yield from _unspill(spill)
@@ -692,7 +723,7 @@ def _parsed_chunks(
                     if reason is not None:
                         yield UnreadableFile(path, reason)
                     break
-            if w in dead:
+            if w is None or w in dead:
                 yield UnreadableFile(path, "the worker process parsing it died")
     finally:
         for proc in procs:
@@ -704,6 +735,18 @@ def _parsed_chunks(
             q.close()
             q.join_thread()
         shutil.rmtree(spill_dir, ignore_errors=True)
+
+
+def _claimed_by(owner: Any, index: int, procs: list[Any]) -> int | None:
+    """The worker that took file ``index``, once one has; None if every worker exited
+    without taking it (they died: a live worker takes every file in turn)."""
+    while (w := owner[index]) < 0:
+        if not any(proc.is_alive() for proc in procs):
+            # Read again: the last worker may have taken it, finished and left since.
+            w = owner[index]
+            return w if w >= 0 else None
+        time.sleep(_CLAIM_POLL_SECONDS)
+    return int(w)
 
 
 def _unspill(path: str) -> Iterator[Rendered]:
