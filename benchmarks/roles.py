@@ -9,16 +9,22 @@ two ways: ``flat`` (the abstract as one unlabelled text, no section boundaries: 
 unstructured abstract looks like) and ``sections`` (the AbstractText boundaries kept, categories
 and labels dropped). Scores are character-level: every character of every gold sentence counts,
 and takes the role of the predicted sentence that contains it. "4 roles" merges background and
-purpose. The seed reviews are scored against data/seeds/roles_reference.json, where a character is
-right when its predicted role is among the roles the reference accepts for its sentence.
+purpose. The same dev records are then written as PubMed XML without ``Label`` and
+``NlmCategory`` (sections kept, or one ``AbstractText``) and run through ``cytoreview parse``
+(a subprocess, the shipped model), as an outside check would. The seed reviews are scored
+against data/seeds/roles_reference.json, where a character is right when its predicted role is
+among the roles the reference accepts for its sentence.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +38,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import roles_corpus  # noqa: E402
 
 from cytoreview import roles  # noqa: E402
-from cytoreview.model import ROLES, Article, Role, Section  # noqa: E402
+from cytoreview.model import ROLES, Article, Role, Section, Sentence  # noqa: E402
 from cytoreview.roles_model import RoleModel  # noqa: E402
 from cytoreview.sentences import split  # noqa: E402
 
@@ -75,14 +81,27 @@ def char_pairs(doc: roles_corpus.Doc, art: Article) -> list[tuple[Role, Role, in
     return pieces
 
 
-def report_accuracy(docs: list[roles_corpus.Doc], arts: list[Article], title: str) -> None:
+def _confusion(docs: list[roles_corpus.Doc], arts: list[Article]) -> dict[tuple[str, str], int]:
+    """Characters per (gold role, predicted role)."""
     conf: dict[tuple[str, str], int] = {}
     for d, a in zip(docs, arts, strict=True):
         for g, p, n in char_pairs(d, a):
             conf[g, p] = conf.get((g, p), 0) + n
+    return conf
+
+
+def _accuracies(conf: dict[tuple[str, str], int]) -> tuple[float, float]:
+    """Character accuracy on 4 roles (background and purpose merged) and on 5."""
     total = sum(conf.values())
     acc5 = sum(n for (g, p), n in conf.items() if g == p) / total
     acc4 = sum(n for (g, p), n in conf.items() if MERGE.get(g, g) == MERGE.get(p, p)) / total
+    return acc4, acc5
+
+
+def report_accuracy(docs: list[roles_corpus.Doc], arts: list[Article], title: str) -> None:
+    conf = _confusion(docs, arts)
+    total = sum(conf.values())
+    acc4, acc5 = _accuracies(conf)
     print(f"\n## {title}: {len(docs)} abstracts, {total:,} characters")
     print(f"character accuracy: 4 roles {acc4:.4f} | 5 roles {acc5:.4f}")
     print("\nper-role F1 (characters)      precision  recall   F1")
@@ -100,6 +119,72 @@ def report_accuracy(docs: list[roles_corpus.Doc], arts: list[Article], title: st
         row = sum(conf.get((g, p), 0) for p in ROLES)
         cells = "".join(f"{100 * conf.get((g, p), 0) / max(row, 1):11.1f}%" for p in ROLES)
         print(f"  {g:<11}{cells}")
+
+
+def labels_removed_xml(docs: list[roles_corpus.Doc], flat: bool) -> bytes:
+    """The shared file's records of ``docs`` as PubMed XML without ``Label`` and
+    ``NlmCategory``: each ``AbstractText`` kept (``flat=False``) or the abstract as one
+    ``AbstractText`` (``flat=True``)."""
+    from lxml import etree
+
+    want = {d.pmid: d for d in docs}
+    root = etree.Element("PubmedArticleSet")
+    with gzip.open(roles_corpus.DATA) as fh:
+        for _, rec in etree.iterparse(fh, tag="PubmedArticle", resolve_entities=False):
+            doc = want.pop(rec.findtext("MedlineCitation/PMID") or "", None)
+            if doc is None:
+                rec.clear()
+                continue
+            texts = rec.findall("MedlineCitation/Article/Abstract/AbstractText")
+            for t in texts:
+                t.attrib.pop("Label", None)
+                t.attrib.pop("NlmCategory", None)
+            if flat:
+                for t in texts[1:]:
+                    t.getparent().remove(t)
+                for child in list(texts[0]):
+                    texts[0].remove(child)
+                texts[0].text = doc.abstract
+            root.append(rec)
+            if not want:
+                break
+    data: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return data
+
+
+def report_through_parse(docs: list[roles_corpus.Doc]) -> None:
+    """The dev split as an outside check would run it: XML with the labels removed, through
+    ``cytoreview parse -f jsonl`` (a subprocess), scored like the library runs above."""
+    print("\n## dev split through `cytoreview parse` (Label and NlmCategory removed from the XML)")
+    want = {d.pmid: d for d in docs}
+    with tempfile.TemporaryDirectory() as tmp:
+        for flat in (False, True):
+            xml, out = Path(tmp, "in.xml"), Path(tmp, "out.jsonl")
+            xml.write_bytes(labels_removed_xml(docs, flat))
+            subprocess.run(
+                [sys.executable, "-m", "cytoreview", "parse", str(xml), "-f", "jsonl", "-o",
+                 str(out)],
+                check=True,
+            )
+            got, arts = [], []
+            for line in out.read_text(encoding="utf-8").splitlines():
+                rec = json.loads(line)
+                doc = want[rec["pmid"]]
+                if rec["abstract"] != doc.abstract:
+                    raise SystemExit(f"PMID {doc.pmid}: abstract differs after parse")
+                sents = tuple(
+                    Sentence(s["start"], s["end"], s["role"], s["confidence"], "model")
+                    for s in rec["sentences"]
+                )
+                got.append(doc)
+                arts.append(Article(pmid=doc.pmid, title="", abstract=doc.abstract,
+                                    sentences=sents))
+            if len(got) != len(docs):
+                raise SystemExit(f"parse gave {len(got)} of {len(docs)} records")
+            conf = _confusion(got, arts)
+            acc4, acc5 = _accuracies(conf)
+            mode = "one AbstractText (flat)" if flat else "AbstractText kept (sections)"
+            print(f"  {mode:<32} 4 roles {acc4:.4f} | 5 roles {acc5:.4f}")
 
 
 def report_calibration(docs: list[roles_corpus.Doc], arts: list[Article]) -> None:
@@ -212,6 +297,10 @@ def main() -> None:
         report_accuracy(docs, arts, f"dev split, labels removed ({mode})")
         if mode == "flat":
             report_calibration(docs, arts)
+    if args.model or args.baseline or args.no_stack:
+        print("\n(the run through `cytoreview parse` uses the shipped model: skipped)")
+    else:
+        report_through_parse(docs)
     score_seeds(args.verbose)
     report_speed(docs, articles(docs, "flat"), 1 if args.smoke else 5)
 
