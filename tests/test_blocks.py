@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cytoreview import localfiles
 from cytoreview.blocks import Unsplittable, blocks
@@ -299,3 +301,18 @@ def test_a_record_never_closed_stops_the_file_without_holding_the_rest(
         f"a <PubmedArticle> (PMID {pmid.group(1).decode()}) holds over 1000 records: is its "
         f"end tag missing? (after PMID {articles[-1].pmid})"
     )
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.binary(max_size=40).map(lambda b: bytes(b"<?!-[CDAT]>x"[c % 12] for c in b)),
+    st.integers(min_value=0, max_value=40),
+)
+def test_the_markup_search_finds_what_rfind_finds(data: bytes, cut: int) -> None:
+    # The cut looks back for the last comment, CDATA or PI opener with a one-byte search;
+    # it must find exactly what searching for the whole opener finds.
+    from cytoreview.blocks import _MARKUP, _last
+
+    cut = min(cut, len(data))
+    for opener, _ in _MARKUP:
+        assert _last(data, opener, cut) == data.rfind(opener, 0, cut)

@@ -69,8 +69,7 @@ def blocks(stream: Readable, size: int = BLOCK_BYTES) -> Iterator[bytes]:
     reader = _Reader(stream)
     prolog, rest = _prolog(reader)
     while True:
-        while len(rest) < size and not reader.eof:
-            rest = reader.more(rest)
+        rest = reader.fill(rest, size)
         cut, resume = _boundary(rest, size)
         while cut < 0:
             if reader.eof:
@@ -80,7 +79,8 @@ def blocks(stream: Readable, size: int = BLOCK_BYTES) -> Iterator[bytes]:
                 raise Unsplittable("no record boundary within the block limit")
             rest = reader.more(rest)
             cut, resume = _boundary(rest, resume)  # only the new bytes are searched again
-        yield prolog + rest[:cut] + _EPILOG
+        # One copy: slicing first, then adding, would copy the block twice more.
+        yield b"".join((prolog, memoryview(rest)[:cut], _EPILOG))
         rest = rest[cut:]
 
 
@@ -95,6 +95,19 @@ class _Reader:
             self.eof = True
             return data
         return data + chunk
+
+    def fill(self, data: bytes, size: int) -> bytes:
+        """``data`` and what follows it, up to at least ``size`` bytes (less at the end),
+        joined once: adding each read to what came before would copy it again each time."""
+        pieces, have = [data], len(data)
+        while have < size and not self.eof:
+            chunk = self._stream.read(_READ)
+            if not chunk:
+                self.eof = True
+                break
+            pieces.append(chunk)
+            have += len(chunk)
+        return b"".join(pieces) if len(pieces) > 1 else data
 
 
 def _prolog(reader: _Reader) -> tuple[bytes, bytes]:
@@ -156,9 +169,24 @@ _MARKUP = ((b"<?", b"?>"), (b"<!--", b"-->"), (b"<![CDATA[", b"]]>"))
 
 def _inside_markup(data: bytes, cut: int) -> bool:
     for opener, closer in _MARKUP:
-        at = data.rfind(opener, 0, cut)
+        at = _last(data, opener, cut)
         if at >= 0:
             end = data.find(closer, at + len(opener))
             if end < 0 or end + len(closer) > cut:
                 return True
     return False
+
+
+def _last(data: bytes, opener: bytes, cut: int) -> int:
+    """``data.rfind(opener, 0, cut)`` for an opener ``<`` + mark: the search backwards is for
+    the mark alone (one byte: memrchr, several times faster on a 4 MB block), which is rare
+    in PubMed XML, and each one found is checked for the whole opener."""
+    below = cut - len(opener) + 2  # the mark of an opener that ends by ``cut`` is before this
+    while True:
+        at = data.rfind(opener[1:2], 1, max(below, 1))
+        if at < 0:
+            return -1
+        if data.startswith(opener, at - 1):
+            return at - 1
+        below = at
+
