@@ -476,3 +476,75 @@ def test_a_worker_that_dies_loses_only_the_file_it_was_on(
         *OLD_PMIDS, f"ERROR {doomed}", *NEW_PMIDS, *OLD_PMIDS, *NEW_PMIDS
     ]
     assert "died" in next(x for x in items if isinstance(x, UnreadableFile)).reason
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="named pipes")
+def test_a_worker_runs_only_a_few_files_ahead_of_the_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # While the output waits for a slow first file, the free worker goes on only a few files:
+    # what it makes meanwhile waits in spill files, which must not grow with the whole run
+    # (tens of GB for the baseline, in /tmp).
+    import os
+    import tempfile
+    import threading
+    import time
+
+    from cytoreview import localfiles
+
+    spill_root = tmp_path / "tmp"
+    spill_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill_root))
+    slow = tmp_path / "slow"
+    os.mkfifo(slow)
+    files = []
+    for i in range(40):
+        files.append(tmp_path / f"{i}.xml")
+        files[-1].write_bytes(NEW.read_bytes())
+    most = [0]
+
+    def writer() -> None:
+        deadline = time.monotonic() + 2  # time enough for the free worker to do all 40
+        while time.monotonic() < deadline:
+            spilled = [f for d in spill_root.iterdir() for f in d.glob("*.part")]
+            most[0] = max(most[0], len(spilled))
+            time.sleep(0.02)
+        _feed_fifo(slow, OLD.read_bytes(), 60)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    items = list(parse_files([str(slow), *map(str, files)], jobs=2, roles=False, chunk_size=2))
+    thread.join()
+    assert pmids(items) == [*OLD_PMIDS, *NEW_PMIDS * 40]
+    assert 0 < most[0] <= localfiles._AHEAD * 2
+
+
+def test_ctrl_c_while_workers_start_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing
+    import tempfile
+
+    from cytoreview import localfiles
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    real = localfiles._context()
+    started = []
+
+    class Process(real.Process):  # type: ignore[misc, name-defined]
+        def start(self) -> None:
+            started.append(self)
+            if len(started) == 2:
+                raise KeyboardInterrupt
+            super().start()
+
+    class Context:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    Context.Process = Process  # type: ignore[attr-defined]
+    monkeypatch.setattr(localfiles, "_context", Context)
+    with pytest.raises(KeyboardInterrupt):
+        list(parse_files([str(OLD)] * 4, jobs=2, roles=False))
+    assert multiprocessing.active_children() == []
+    assert list(tmp_path.iterdir()) == []  # no spill directory left

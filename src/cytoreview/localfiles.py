@@ -20,7 +20,11 @@ parent from its first byte, without roles' help from the workers, and the record
 given are left out: counts and error messages are those of a plain read. Records travel as
 plain tuples (the wire format, :mod:`cytoreview.wire`), or as output text. A worker whose
 queue is full (the parent is still on an earlier file) spills the rest of that file's chunks
-to a temporary file instead of waiting, so workers never take turns and memory stays bounded.
+to a temporary file instead of waiting, so workers never take turns and memory stays bounded;
+a worker takes a file only a few files ahead of the one being output, so the spill files stay
+few. A worker killed by the system (out of memory, say) loses the file it was on and what it
+had finished that the parent had not read yet: each of those files is named on its own ("the
+worker process parsing it died"), the other workers go on.
 """
 
 from __future__ import annotations
@@ -77,8 +81,11 @@ CHUNK_SIZE = 256
 _SPILL_DEPTH = 8
 _FRAME = struct.Struct("<QQ")  # a spilled chunk: payload length, record count, payload
 _POLL_SECONDS = 0.5
-#: How often the parent looks whether the file it needs next has been taken by a worker.
+#: How often the parent looks whether the file it needs next has been taken by a worker, and
+#: a worker whether it may take the next.
 _CLAIM_POLL_SECONDS = 0.002
+#: A worker takes a file at most this many files per worker past the one the parent is on.
+_AHEAD = 2
 #: Bytes of XML per block when files are cut (:mod:`cytoreview.blocks`); tests make it small.
 _BLOCK_BYTES = BLOCK_BYTES
 
@@ -402,11 +409,16 @@ def _ship(articles: list[Article], fmt: str | None) -> bytes:
 class _ClaimedFiles:
     """The files a worker takes, in input order: always the next one nobody has taken, so a
     worker that finishes early takes more (a fixed share would leave it idle while another
-    still has a long list), and a worker that dies loses only the file it was on.
-    Picklable (spawn start method): the shared counter and owner table go with it."""
+    still has a long list). A file is taken only when it is at most ``ahead`` files past the
+    one the parent is reading (``reading``): what the parent cannot take yet waits in spill
+    files, and those stay few. Picklable (spawn start method): the shared values go with it.
+    """
 
-    def __init__(self, paths: list[str], next_file: Any, owner: Any, me: int) -> None:
+    def __init__(
+        self, paths: list[str], next_file: Any, owner: Any, reading: Any, ahead: int, me: int
+    ) -> None:
         self.paths, self.next_file, self.owner, self.me = paths, next_file, owner, me
+        self.reading, self.ahead = reading, ahead
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
         while True:
@@ -414,9 +426,14 @@ class _ClaimedFiles:
                 index = self.next_file.value
                 if index >= len(self.paths):
                     return
-                self.next_file.value = index + 1
-                self.owner[index] = self.me
-            yield index, self.paths[index]
+                taken = index < self.reading.value + self.ahead
+                if taken:
+                    self.next_file.value = index + 1
+                    self.owner[index] = self.me
+            if taken:
+                yield index, self.paths[index]
+            else:
+                time.sleep(_CLAIM_POLL_SECONDS)
 
 
 def _worker(
@@ -680,25 +697,29 @@ def _parsed_chunks(
     workers = min(jobs, len(paths))
     ctx = _context()
     spill_dir = tempfile.mkdtemp(prefix="cytoreview-")
-    queues = [ctx.Queue() for _ in range(workers)]
-    slots = [ctx.BoundedSemaphore(_SPILL_DEPTH) for _ in range(workers)]
-    next_file = ctx.Value("q", 0)
-    # Written under next_file's lock; the parent reads each slot once it is set.
-    owner = ctx.Array("i", [-1] * len(paths), lock=False)
-    procs = [
-        ctx.Process(
-            target=_worker,
-            args=(_ClaimedFiles(paths, next_file, owner, w), roles, chunk_size, queues[w],
-                  slots[w], fmt, spill_dir),
-            daemon=True,
-        )
-        for w in range(workers)
-    ]
-    for proc in procs:
-        proc.start()
+    queues: list[Any] = []
+    procs: list[Any] = []
     dead: set[int] = set()
     try:
+        queues += [ctx.Queue() for _ in range(workers)]
+        slots = [ctx.BoundedSemaphore(_SPILL_DEPTH) for _ in range(workers)]
+        next_file = ctx.Value("q", 0)
+        # Written under next_file's lock; the parent reads each slot once it is set.
+        owner = ctx.Array("i", [-1] * len(paths), lock=False)
+        reading = ctx.Value("q", 0, lock=False)  # the file the parent is on
+        procs += [
+            ctx.Process(
+                target=_worker,
+                args=(_ClaimedFiles(paths, next_file, owner, reading, _AHEAD * workers, w),
+                      roles, chunk_size, queues[w], slots[w], fmt, spill_dir),
+                daemon=True,
+            )
+            for w in range(workers)
+        ]
+        for proc in procs:
+            proc.start()
         for index, path in enumerate(paths):
+            reading.value = index
             # A worker's files come in input order and so do its messages: once file
             # ``index`` is claimed, the next message in its worker's queue is about it.
             w = _claimed_by(owner, index, procs)
@@ -730,7 +751,8 @@ def _parsed_chunks(
             if proc.is_alive():
                 proc.terminate()
         for proc in procs:
-            proc.join()
+            if proc.pid is not None:  # started (Ctrl-C can come while they start)
+                proc.join()
         for q in queues:
             q.close()
             q.join_thread()
