@@ -516,7 +516,7 @@ def test_a_worker_runs_only_a_few_files_ahead_of_the_output(
     items = list(parse_files([str(slow), *map(str, files)], jobs=2, roles=False, chunk_size=2))
     thread.join()
     assert pmids(items) == [*OLD_PMIDS, *NEW_PMIDS * 40]
-    assert 0 < most[0] <= localfiles._AHEAD * 2
+    assert 0 < most[0] <= localfiles._TICKETS * 2
 
 
 def test_ctrl_c_while_workers_start_leaves_nothing_behind(
@@ -548,3 +548,37 @@ def test_ctrl_c_while_workers_start_leaves_nothing_behind(
         list(parse_files([str(OLD)] * 4, jobs=2, roles=False))
     assert multiprocessing.active_children() == []
     assert list(tmp_path.iterdir()) == []  # no spill directory left
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="named pipes and SIGALRM")
+def test_pipes_fed_together_far_apart_in_the_input_both_drain(tmp_path: Path) -> None:
+    # `tee a b` into two pipes given as the first and the last of eight inputs: the first
+    # cannot end before the last is read, so a free worker must get to the last one.
+    import os
+    import signal
+    import threading
+
+    first, last = tmp_path / "first", tmp_path / "last"
+    os.mkfifo(first)
+    os.mkfifo(last)
+    data = OLD.read_bytes()
+
+    def tee() -> None:
+        with open(first, "wb", buffering=0) as a, open(last, "wb", buffering=0) as b:
+            for i in range(0, len(data), 4096):
+                a.write(data[i : i + 4096])
+                b.write(data[i : i + 4096])
+
+    threading.Thread(target=tee, daemon=True).start()
+
+    def stuck(*_: object) -> None:
+        raise TimeoutError("no progress in 30 s")
+
+    before = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(30)
+    try:
+        items = list(parse_files([str(first), *[str(NEW)] * 6, str(last)], jobs=2, roles=False))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+    assert pmids(items) == [*OLD_PMIDS, *NEW_PMIDS * 6, *OLD_PMIDS]

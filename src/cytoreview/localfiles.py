@@ -21,10 +21,11 @@ given are left out: counts and error messages are those of a plain read. Records
 plain tuples (the wire format, :mod:`cytoreview.wire`), or as output text. A worker whose
 queue is full (the parent is still on an earlier file) spills the rest of that file's chunks
 to a temporary file instead of waiting, so workers never take turns and memory stays bounded;
-a worker takes a file only a few files ahead of the one being output, so the spill files stay
-few. A worker killed by the system (out of memory, say) loses the file it was on and what it
-had finished that the parent had not read yet: each of those files is named on its own ("the
-worker process parsing it died"), the other workers go on.
+a worker takes no more files while the spill files not read yet are as many as the workers,
+so they stay few. A worker killed by the system (out of memory, say) loses the file it was on
+and what it had finished that the parent had not read yet, each named ("the worker process
+parsing it died"); killed while sending a chunk, it can leave the run waiting for the rest
+(Ctrl-C ends it).
 """
 
 from __future__ import annotations
@@ -81,11 +82,10 @@ CHUNK_SIZE = 256
 _SPILL_DEPTH = 8
 _FRAME = struct.Struct("<QQ")  # a spilled chunk: payload length, record count, payload
 _POLL_SECONDS = 0.5
-#: How often the parent looks whether the file it needs next has been taken by a worker, and
-#: a worker whether it may take the next.
+#: How often the parent looks whether the file it needs next has been taken by a worker.
 _CLAIM_POLL_SECONDS = 0.002
-#: A worker takes a file at most this many files per worker past the one the parent is on.
-_AHEAD = 2
+#: Files in progress or with a spill file not read yet, per worker (see _ClaimedFiles).
+_TICKETS = 2
 #: Bytes of XML per block when files are cut (:mod:`cytoreview.blocks`); tests make it small.
 _BLOCK_BYTES = BLOCK_BYTES
 
@@ -409,35 +409,32 @@ def _ship(articles: list[Article], fmt: str | None) -> bytes:
 class _ClaimedFiles:
     """The files a worker takes, in input order: always the next one nobody has taken, so a
     worker that finishes early takes more (a fixed share would leave it idle while another
-    still has a long list). A file is taken only when it is at most ``ahead`` files past the
-    one the parent is reading (``reading``): what the parent cannot take yet waits in spill
-    files, and those stay few. Picklable (spawn start method): the shared values go with it.
-    """
+    still has a long list). Each file taken holds one of ``tickets`` until it is done without
+    a spill file, or until the parent has read its spill file: with none left, a worker
+    sleeps (in the semaphore, using no CPU) before taking another, so spill files stay few.
+    Picklable (spawn start method): the shared values go with it."""
 
     def __init__(
-        self, paths: list[str], next_file: Any, owner: Any, reading: Any, ahead: int, me: int
+        self, paths: list[str], next_file: Any, owner: Any, tickets: Any, me: int
     ) -> None:
         self.paths, self.next_file, self.owner, self.me = paths, next_file, owner, me
-        self.reading, self.ahead = reading, ahead
+        self.tickets = tickets
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
         while True:
+            self.tickets.acquire()
             with self.next_file.get_lock():
                 index = self.next_file.value
                 if index >= len(self.paths):
+                    self.tickets.release()
                     return
-                taken = index < self.reading.value + self.ahead
-                if taken:
-                    self.next_file.value = index + 1
-                    self.owner[index] = self.me
-            if taken:
-                yield index, self.paths[index]
-            else:
-                time.sleep(_CLAIM_POLL_SECONDS)
+                self.next_file.value = index + 1
+                self.owner[index] = self.me
+            yield index, self.paths[index]
 
 
 def _worker(
-    jobs: Iterable[tuple[int, str]],
+    jobs: _ClaimedFiles,
     roles: bool,
     chunk_size: int,
     out: Any,
@@ -477,6 +474,8 @@ def _worker(
         # Waiting here (a full queue) would make a worker that is ahead take turns with the
         # others, while the parent is still on an earlier file, instead of starting the next.
         out.put((index, b"", 0, stats, reason, spill.name if spill is not None else None))
+        if spill is None:
+            jobs.tickets.release()  # else the parent does, once it has read the spill file
 
 
 def _init_worker() -> None:
@@ -706,11 +705,12 @@ def _parsed_chunks(
         next_file = ctx.Value("q", 0)
         # Written under next_file's lock; the parent reads each slot once it is set.
         owner = ctx.Array("i", [-1] * len(paths), lock=False)
-        reading = ctx.Value("q", 0, lock=False)  # the file the parent is on
+        # A file in progress holds a ticket, and so does a spill file until it is read.
+        tickets = ctx.Semaphore(_TICKETS * workers)
         procs += [
             ctx.Process(
                 target=_worker,
-                args=(_ClaimedFiles(paths, next_file, owner, reading, _AHEAD * workers, w),
+                args=(_ClaimedFiles(paths, next_file, owner, tickets, w),
                       roles, chunk_size, queues[w], slots[w], fmt, spill_dir),
                 daemon=True,
             )
@@ -719,7 +719,6 @@ def _parsed_chunks(
         for proc in procs:
             proc.start()
         for index, path in enumerate(paths):
-            reading.value = index
             # A worker's files come in input order and so do its messages: once file
             # ``index`` is claimed, the next message in its worker's queue is about it.
             w = _claimed_by(owner, index, procs)
@@ -739,12 +738,15 @@ def _parsed_chunks(
                     yield Rendered(data, count)
                 if spill is not None:
                     yield from _unspill(spill)
+                    tickets.release()
                 if file_stats is not None:
                     stats.merge(file_stats)
                     if reason is not None:
                         yield UnreadableFile(path, reason)
                     break
             if w is None or w in dead:
+                # Its ticket may never come back otherwise (at worst, one too many now).
+                tickets.release()
                 yield UnreadableFile(path, "the worker process parsing it died")
     finally:
         for proc in procs:
