@@ -18,14 +18,14 @@ be cut (a pipe, an unusual prolog) goes to one worker whole. When cutting fails 
 were given (a break, a stretch that cannot be cut safely), the file is read again in the
 parent from its first byte, without roles' help from the workers, and the records already
 given are left out: counts and error messages are those of a plain read. Records travel as
-plain tuples (the wire format, :mod:`cytoreview.wire`), or as output text. A worker whose
-queue is full (the parent is still on an earlier file) spills the rest of that file's chunks
-to a temporary file instead of waiting, so workers never take turns and memory stays bounded;
-a worker takes no more files while the spill files not read yet are as many as the workers,
-so they stay few. A worker killed by the system (out of memory, say) loses the file it was on
-and what it had finished that the parent had not read yet, each named ("the worker process
-parsing it died"); killed while sending a chunk, it can leave the run waiting for the rest
-(Ctrl-C ends it).
+plain tuples (the wire format, :mod:`cytoreview.wire`), or as output text. A worker with 8
+chunks not yet received (the parent is still on an earlier file) spills the rest of that
+file's chunks to a temporary file instead of waiting, so workers never take turns and memory
+stays bounded; and no worker takes a file while the files in progress and the spill files
+not read yet add up to twice the workers, so spill files stay few. A worker killed by the
+system (out of memory, say) loses the file it was on and what it had finished that the
+parent had not read yet, each named ("the worker process parsing it died"); killed while
+sending a chunk, it can leave the run waiting for the rest (Ctrl-C ends it).
 """
 
 from __future__ import annotations
