@@ -324,6 +324,35 @@ def test_every_sentence_scores_all_its_features_even_next_to_sentences_without_w
     assert model.emissions(featurize([])).shape == (0, len(ROLES))
 
 
+def test_statistics_marks_follow_each_sentence_even_where_lowercasing_lengthens_text() -> None:
+    from cytoreview.roles_features import featurize
+
+    # "İ".lower() is two characters: offsets into the lowercased batch drift from the
+    # sentences' own, and a "%" three of them in would land in the next sentence.
+    for abstracts in (
+        [["Rates were 5%.", "No symbol here.", "p < 0.05 and ± 2"], ["none", "x ≥ 3"]],
+        [["İİİ 40%", "no symbol here"], ["İ", "fine ="]],
+    ):
+        sentences = [s for doc in abstracts for s in doc]
+        expected = [bool(roles_model.STATS.search(s)) for s in sentences]
+        assert featurize(abstracts).stats.tolist() == expected
+
+
+def test_cue_phrases_mark_exactly_the_sentences_that_contain_them() -> None:
+    from cytoreview import roles_features as rf
+
+    abstracts = [
+        ["This review summarizes IL-2 therapy.", "Cells grew.", "In conclusion, it works."],
+        ["We aimed to test it.", "These results suggest a role.", "Aim of nothing, this revue."],
+    ]
+    batch = rf.featurize(abstracts)
+    cues = batch.pos_ids[:, -2:] - rf._OFF_CUE
+    purpose_hit = (cues[:, 0] // 3).tolist()
+    conclusion_hit = ((cues[:, 1] - 6) // 3).tolist()
+    assert purpose_hit == [1, 0, 0, 1, 0, 1]  # "this review", "we aimed", "aim of"
+    assert conclusion_hit == [0, 0, 1, 0, 1, 0]  # "in conclusion", "these results"
+
+
 def test_second_pass_features_of_an_abstract_ignore_the_rest_of_the_batch() -> None:
     import numpy as np
 

@@ -30,7 +30,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "EDGE_FLAT", "EDGE_NEW", "EDGE_SAME", "HASH_BITS", "N_EDGE", "N_POSITION", "Batch", "featurize"
+    "EDGE_FLAT", "EDGE_NEW", "EDGE_SAME", "HASH_BITS", "N_EDGE", "N_POSITION", "STAT_SYMBOLS",
+    "Batch", "featurize",
 ]
 
 HASH_BITS = 18
@@ -48,7 +49,10 @@ _OPEN_UPTO = 3  # opening words and bigrams crossed with the fine relative posit
 _TRIGRAM_UPTO = 4  # trigrams only at a sentence's opening ("<s> to evaluate", "the aim of")
 _BOS = np.uint64(0xD6E8FEB86659FD93)
 _Q = np.uint64(0x880355F21E6D1965)
-_SYMBOLS = np.array([ord(c) for c in "%<>=±≤≥"], dtype=np.uint32)
+#: Statistics symbols: tokens of their own, and ``Batch.stats`` marks the sentences with one.
+STAT_SYMBOLS = "%<>=±≤≥"
+_STAT_SET = frozenset(STAT_SYMBOLS)
+_SYMBOLS = np.array([ord(c) for c in STAT_SYMBOLS], dtype=np.uint32)
 # Lookup table for "is a statistics symbol" (np.isin costs more than the rest of a small batch).
 _SYM_LUT = np.zeros(int(_SYMBOLS.max()) + 2, dtype=bool)
 _SYM_LUT[_SYMBOLS] = True
@@ -116,6 +120,8 @@ _FLAT_BINS = 4
 N_EDGE = 3 + _FLAT_BINS - 1
 
 _pow_cache: dict[str, tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]] = {}
+_cue_cache: dict[str, tuple[npt.NDArray[np.uint8], list[npt.NDArray[np.uint64]]]] = {}
+_CUE_SHIFT = np.uint64(48)
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,7 @@ class Batch:
     feat_bucket: npt.NDArray[np.int64]  # its bucket in [0, 2**HASH_BITS)
     pos_ids: npt.NDArray[np.int64]  # (n, k) ids into the position table
     edge: npt.NDArray[np.int64]  # (n,) EDGE_* kind of the transition into each sentence
+    stats: npt.NDArray[np.bool_]  # (n,) the sentence holds one of STAT_SYMBOLS
 
 
 def _powers(n: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
@@ -156,17 +163,21 @@ def _phrase_bigram_hash(phrase: str) -> int:
     return (first * int(_Q) + second) & _MASK64
 
 
-def _cue_hashes() -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
-    have = _pow_cache.get("cues")
+def _cue_hashes() -> tuple[npt.NDArray[np.uint8], list[npt.NDArray[np.uint64]]]:
+    """A filter (bit ``c`` set where a hash of table ``c`` may have those top 16 bits) and the
+    sorted hash tables: a lookup in 64 KB stays in cache, where a binary search over every
+    bigram of a batch cost 2 ms a chunk."""
+    have = _cue_cache.get("cues")
     if have is None:
-        # Sorted, for a searchsorted membership test; published as one value (threads).
-        have = (
-            np.sort(np.array([_phrase_bigram_hash(p) for p in _PURPOSE_BIGRAMS], dtype=np.uint64)),
-            np.sort(
-                np.array([_phrase_bigram_hash(p) for p in _CONCLUSION_BIGRAMS], dtype=np.uint64)
-            ),
-        )
-        _pow_cache["cues"] = have
+        tables = [
+            np.sort(np.array([_phrase_bigram_hash(p) for p in phrases], dtype=np.uint64))
+            for phrases in (_PURPOSE_BIGRAMS, _CONCLUSION_BIGRAMS)
+        ]
+        bits = np.zeros(1 << 16, dtype=np.uint8)
+        for c, table in enumerate(tables):
+            bits[(table >> _CUE_SHIFT).astype(np.intp)] |= np.uint8(1 << c)
+        have = (bits, tables)
+        _cue_cache["cues"] = have  # published as one value (threads)
     return have
 
 
@@ -191,7 +202,10 @@ def featurize(
     sec_of = _section_index(abstracts, sections, n)
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return Batch(0, doc_starts, empty, empty, np.zeros((0, N_POS_COLS), np.int64), empty)
+        return Batch(
+            0, doc_starts, empty, empty, np.zeros((0, N_POS_COLS), np.int64), empty,
+            np.zeros(0, dtype=bool),
+        )
     # "\n" separates sentences, and is not a token character, so no n-gram crosses sentences.
     joined = "\n".join(sentences).lower() + "\n"
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).copy()
@@ -245,10 +259,13 @@ def featurize(
     opening = tok_index < _TRIGRAM_UPTO
     pos_ids, tercile, rel_bin = _position_ids(doc_lens, sec_of, tok_sent, digit[t_start])
     cue_cols = []
-    for c, table in enumerate(_cue_hashes()):
+    cue_bits, cue_tables = _cue_hashes()
+    maybe = np.flatnonzero(cue_bits[(bi_h >> _CUE_SHIFT).astype(np.intp)])
+    maybe_h = bi_h[maybe]
+    for c, table in enumerate(cue_tables):
         hit = np.zeros(n, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(table, bi_h), len(table) - 1)
-        hit[tok_sent[table[pos] == bi_h]] = 1
+        pos = np.minimum(np.searchsorted(table, maybe_h), len(table) - 1)
+        hit[tok_sent[maybe[table[pos] == maybe_h]]] = 1
         cue_cols.append(_OFF_CUE + c * 6 + hit * 3 + tercile)
     pos_ids = np.concatenate((pos_ids, np.stack(cue_cols, axis=1)), axis=1)
     # Words conjoined with the third of the abstract they sit in: "we found" early is not late.
@@ -277,7 +294,14 @@ def featurize(
     flat_q = np.minimum(rel_bin * _FLAT_BINS // _REL_BINS, _FLAT_BINS - 1)
     edge = np.where(edge == EDGE_FLAT, np.where(flat_q == 0, EDGE_FLAT, 2 + flat_q), edge)
     edge[doc_starts[:-1][doc_lens > 0]] = EDGE_FLAT
-    return Batch(n, doc_starts, feat_sent.astype(np.int64), buckets, pos_ids, edge)
+    if len(codes) == int(sent_starts[-1] + sent_lens[-1]):
+        stats = np.zeros(n, dtype=bool)
+        stats[tok_sent[np.searchsorted(t_start, s_start)]] = True
+    else:  # lowercasing lengthened a character ("İ"): positions no longer map to sentences
+        stats = np.fromiter(
+            (not _STAT_SET.isdisjoint(s) for s in sentences), dtype=bool, count=n
+        )
+    return Batch(n, doc_starts, feat_sent.astype(np.int64), buckets, pos_ids, edge, stats)
 
 
 def _section_index(

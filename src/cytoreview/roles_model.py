@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cytoreview.model import ROLES, Role
-from cytoreview.roles_features import HASH_BITS, N_POSITION, Batch, featurize
+from cytoreview.roles_features import HASH_BITS, N_POSITION, STAT_SYMBOLS, Batch, featurize
 
 __all__ = [
     "MODEL_FILE",
@@ -72,7 +72,7 @@ PURPOSE_BOOST = 3.0
 #: A sentence reporting statistics (%, <, =, ±, ...) is seldom background or purpose; the
 #: weakly labelled reviews (all background but aim and close) otherwise drag short research
 #: abstracts toward background. Subtracted from those two scores where sections are unknown.
-STATS = re.compile(r"[%<>=±≤≥]")
+STATS = re.compile(f"[{re.escape(STAT_SYMBOLS)}]")  # what ``Batch.stats`` marks
 STATS_PENALTY = 3.0
 _CHUNK = 256  # abstracts per featurize call: keeps the working arrays in cache
 _CLAMP = 1e4
@@ -226,18 +226,7 @@ class RoleModel:
         """Posterior marginals (n, 5) of all sentences, and each abstract's first index."""
         batch = featurize(abstracts, sections)
         e = self.emissions(batch)
-        # Priors only where sections are unknown: with boundaries, the section's content decides
-        # (a BACKGROUND section often ends on the aim, and NLM calls it background).
-        flat = [
-            (int(batch.doc_starts[d]) + i, s)
-            for d, doc in enumerate(abstracts)
-            if sections is None or sections[d] is None
-            for i, s in enumerate(doc)
-        ]
-        e[[i for i, s in flat if STRONG_PURPOSE.match(s)], _PURPOSE] += PURPOSE_BOOST
-        stats = [i for i, s in flat if STATS.search(s)]
-        e[stats, _BACKGROUND] -= STATS_PENALTY
-        e[stats, _PURPOSE] -= STATS_PENALTY
+        flat = _add_priors(e, batch, abstracts, sections)
         _clamp(e, fixed, batch.doc_starts)
         t = self.temperature
         marg = forward_backward(
@@ -261,12 +250,7 @@ class RoleModel:
             self.stack = stack
         batch = featurize(abstracts)
         e = self.emissions(batch)
-        flat = [(int(batch.doc_starts[d]) + i, s) for d, doc in enumerate(abstracts)
-                for i, s in enumerate(doc)]
-        e[[i for i, s in flat if STRONG_PURPOSE.match(s)], _PURPOSE] += PURPOSE_BOOST
-        stats = [i for i, s in flat if STATS.search(s)]
-        e[stats, _BACKGROUND] -= STATS_PENALTY
-        e[stats, _PURPOSE] -= STATS_PENALTY
+        _add_priors(e, batch, abstracts, None)
         t = self.temperature
         return marg, (e / t, self.trans / t, self.start / t, self.end / t), batch
 
@@ -299,6 +283,41 @@ def _column_sums(
     for c, column in enumerate(table_t):
         out[c] = np.add.reduceat(column.take(ids), offsets)
     return out.T
+
+
+def _add_priors(
+    e: Array,
+    batch: Batch,
+    abstracts: Sequence[Sequence[str]],
+    sections: Sequence[Sequence[int] | None] | None,
+) -> bool:
+    """Add the purpose boost and the statistics penalty to ``e`` (in place) where sections are
+    unknown: with boundaries, the section's content decides (a BACKGROUND section often ends on
+    the aim, and NLM calls it background). True if a flat abstract has sentences."""
+    flat_docs: Sequence[int]
+    if sections is None:
+        flat_docs = range(len(abstracts))
+    else:
+        flat_docs = [d for d, sec in enumerate(sections) if sec is None]
+    if not flat_docs:
+        return False
+    starts = batch.doc_starts.tolist()
+    boost = [
+        starts[d] + i
+        for d in flat_docs
+        for i, s in enumerate(abstracts[d])
+        if STRONG_PURPOSE.match(s)
+    ]
+    e[boost, _PURPOSE] += PURPOSE_BOOST
+    stats = batch.stats
+    if len(flat_docs) < len(abstracts):
+        lens = np.diff(batch.doc_starts)
+        in_flat = np.zeros(len(lens), dtype=bool)
+        in_flat[flat_docs] = True
+        stats = stats & np.repeat(in_flat, lens)
+    e[stats, _BACKGROUND] -= STATS_PENALTY
+    e[stats, _PURPOSE] -= STATS_PENALTY
+    return any(len(abstracts[d]) for d in flat_docs)
 
 
 def _clamp(
