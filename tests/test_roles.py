@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from cytoreview import roles, roles_model
 from cytoreview.model import ROLES, Article, Section
@@ -115,6 +117,16 @@ def test_review_purpose_sentence_is_the_key_purpose_even_when_last() -> None:
     art = roles.annotate(Article(pmid="4", title="t", abstract=text))
     assert art.summary.key_purpose.startswith("This article reviews")
     assert art.sentences[-1].role == "purpose"
+
+
+def test_a_study_that_provides_evidence_is_a_finding_not_the_key_purpose() -> None:
+    from cytoreview.roles_summary import _states_purpose
+
+    assert _states_purpose("This review provides an overview of IL-2 therapy.")
+    assert _states_purpose("The present study examines IL-2 toxicity.")
+    assert _states_purpose("Our study investigates IL-2 toxicity.")
+    assert not _states_purpose("This study provides evidence that IL-2 is toxic.")
+    assert not _states_purpose("In conclusion, our work provides a basis for dosing.")
 
 
 def test_key_finding_is_the_sentence_richest_in_results() -> None:
@@ -414,3 +426,45 @@ def test_out_of_fold_second_pass_has_the_single_model_objective() -> None:
     oof = train_roles.fit_stack_oof(design, 30.0)
     assert np.allclose(one.w, oof.w, atol=1e-8) and np.allclose(one.trans, oof.trans, atol=1e-8)
     assert np.abs(one.w).max() > 0
+
+
+_CUE_WORDS = (
+    "this", "This", "THIS", "the", "The", "present", "current", "our", "Our", "article", "review",
+    "reviews", "reviewed", "study", "studies", "we", "We", "aimed", "aim", "aims", "to", "To", "of",
+    "in", "In", "here", "Here", "herein", "is", "are", "were", "discussed", "summarized",
+    "summarised", "highlighted", "described", "authors", "purpose", "Objective", "objectives",
+    "goal", "investigate", "set", "out", "sought", "main", "overall", "was", "examines",
+    "ourselves",
+    "presently", "IL-2", "(", ")", ",", ".", ":", "5", "\u00e9t\u00e9", "K\u212a",
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_CUE_WORDS), st.sampled_from([" ", " ", "", "-", ", "])),
+                max_size=12))
+@example([("Our", " "), ("study", " "), ("examines", " ")])
+@example([("the", " "), ("present", " "), ("article", " "), ("reviews", "")])
+def test_purpose_cue_shortcut_agrees_with_the_documented_pattern(
+    words: list[tuple[str, str]],
+) -> None:
+    from cytoreview.roles_baseline import PURPOSE_CUE
+    from cytoreview.roles_summary import _states_purpose
+
+    text = "".join(w + sep for w, sep in words).strip()
+    assert _states_purpose(text) == bool(PURPOSE_CUE.search(text)), text
+
+
+def test_purpose_cue_shortcut_agrees_on_every_real_sentence() -> None:
+    from cytoreview.localfiles import iter_file
+    from cytoreview.roles_baseline import PURPOSE_CUE
+    from cytoreview.roles_summary import _states_purpose
+    from cytoreview.sentences import split_text
+
+    fixtures = Path(__file__).parent / "fixtures" / "xml"
+    abstracts = [a.abstract for f in ("pubmed20n0014_cases.xml", "pubmed21n1298_cases.xml")
+                 for a in iter_file(str(fixtures / f))]
+    abstracts += [seed["abstract"] for seed in json.loads(REFERENCE.read_text())["seeds"]]
+    sentences = [s for text in abstracts for s in split_text(text)]
+    assert sum(map(_states_purpose, sentences)) > 5
+    for s in sentences:
+        assert _states_purpose(s) == bool(PURPOSE_CUE.search(s)), s

@@ -17,9 +17,12 @@ __all__ = ["CONCLUSION_CUE", "PURPOSE_CUE", "baseline_predict"]
 PURPOSE_CUE = re.compile(
     r"\b(?:this|the present|the current|our) (?:article|review|paper|study|chapter|report|"
     r"work|manuscript|overview|analysis|investigation|trial)s? (?:\w+ly )?(?:reviews?|describes?|"
-    r"discuss(?:es)?|summari[sz]es?|examines?|aims?|aimed|presents?|focus(?:es)?|provides?|"
+    r"discuss(?:es)?|summari[sz]es?|examines?|aims?|aimed|presents?|focus(?:es)?|"
     r"highlights?|explores?|evaluates?|investigates?|assess(?:es)?|outlines?|addresses|was "
     r"(?:designed|conducted|undertaken|performed) to|sought|seeks?)\b"
+    # "This review provides an overview" states an aim; "our study provides evidence" a finding.
+    r"|\b(?:this|the present|the current|our) (?:article|review|paper|chapter|manuscript|"
+    r"overview)s? (?:\w+ly )?provides?\b"
     r"|\b(?:are|is|were) (?:reviewed|discussed|summari[sz]ed|highlighted|described)\b"
     r"|\b(?:highlighted|reviewed|summari[sz]ed|discussed) (?:in|here)\b"
     r"|\b(?:we|the authors) (?:aim(?:ed)?|sought|set out|intend(?:ed)?|wished) to\b"

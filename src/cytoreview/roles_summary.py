@@ -36,10 +36,6 @@ _COMPARISON_WORDS = frozenset(
 )
 _PUNCT = ",.;:()[]"
 _NOT_AIMS = frozenset({"methods", "findings"})
-# Words without which a sentence cannot match PURPOSE_CUE in practice: the regex then runs on
-# a handful of sentences instead of all of them.
-_PURPOSE_HINTS = ("review", "aim", "purpose", "objective", "goal", "sought", "here", "summar",
-                  "discuss", "describ", "highlight", "to ", "this ", "we ")
 
 
 def results_score(text: str) -> float:
@@ -58,26 +54,26 @@ def results_score(text: str) -> float:
 # PURPOSE_CUE is one IGNORECASE alternation that the regex engine tries at every position of
 # every sentence: it cost more than the role model. For ASCII text the same question is asked
 # faster: each top-level alternative runs on the lowercased text (the pattern has no capitals),
-# and only when the literal words it cannot match without are there ("at": tried only where
-# they start, "in": only if they occur, "starts": only if the text starts with one). An
-# alternative without a
-# gate here always runs, so a change to PURPOSE_CUE can make this slower, never different.
-_Gate = tuple[str, tuple[str, ...]]
+# and only where literal words it cannot match without are there. A gate is a group of such
+# words and the alternatives it guards, each group searched once per sentence:
+# "at": a match can only start where one of the words does (tried there);
+# "in": tried only if one of the words occurs; "starts": only if the text starts with one.
+# An alternative no gate names always runs, so a change to PURPOSE_CUE can make this slower,
+# never different (tests/test_roles.py holds it to PURPOSE_CUE on real and generated text).
 _AIM_WORDS = ("aim", "purpose", "objective", "goal")
-_GATES: dict[str, _Gate] = {
-    r"\b(?:this|the present|the current|our) ": (
-        "at", ("this ", "the present ", "the current ", "our ")),
-    r"\b(?:are|is|were) (?:reviewed|discussed|summari[sz]ed|highlighted|described)\b": (
-        "in", ("reviewed", "discussed", "summarized", "summarised", "highlighted", "described")),
-    r"\b(?:highlighted|reviewed|summari[sz]ed|discussed) (?:in|here)\b": (
-        "in", ("reviewed", "discussed", "summarized", "summarised", "highlighted")),
-    r"\b(?:we|the authors) ": ("at", ("we ", "the authors ")),
-    r"\b(?:aim|purpose|objective|goal)s? (?:of|in) ": ("in", _AIM_WORDS),
-    r"^(?:here(?:in)?|in this ": ("starts", ("here", "in this ")),
-    r"^(?:to|we aimed to) ": ("starts", ("to ", "we aimed to ")),
-    r"^(?:objectives?|aims?|purposes?)\b": ("starts", ("objective", "aim", "purpose")),
-    r"^(?:the|our) ": ("in", _AIM_WORDS),
-}  # fmt: skip
+_PARTICIPLES = ("reviewed", "discussed", "summarized", "summarised", "highlighted", "described")
+_GATES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("at", ("this ", "the present ", "the current ", "our "),
+     (r"\b(?:this|the present|the current|our) ",)),
+    ("at", ("we ", "the authors "), (r"\b(?:we|the authors) ",)),
+    ("in", _PARTICIPLES,
+     (r"\b(?:are|is|were) (?:reviewed|discussed|summari[sz]ed|highlighted|described)\b",
+      r"\b(?:highlighted|reviewed|summari[sz]ed|discussed) (?:in|here)\b")),
+    ("in", _AIM_WORDS, (r"\b(?:aim|purpose|objective|goal)s? (?:of|in) ", r"^(?:the|our) ")),
+    ("starts", ("here", "in this ", "to ", "we aimed to ", "objective", "aim", "purpose"),
+     (r"^(?:here(?:in)?|in this ", r"^(?:to|we aimed to) ", r"^(?:objectives?|aims?|purposes?)\b")),
+)  # fmt: skip
+_Gate = tuple[str, tuple[str, ...], list[re.Pattern[str]]]
 
 
 def _top_level_alternatives(pattern: str) -> list[str] | None:
@@ -106,7 +102,9 @@ def _top_level_alternatives(pattern: str) -> list[str] | None:
     return parts
 
 
-def _purpose_alternatives() -> list[tuple[re.Pattern[str], _Gate]] | None:
+def _purpose_gates() -> list[_Gate] | None:
+    """PURPOSE_CUE's alternatives under their gates (ungated ones under an "always" gate), or
+    None when the pattern is not of the shape this relies on."""
     pattern = PURPOSE_CUE.pattern
     if PURPOSE_CUE.flags & ~(re.IGNORECASE | re.UNICODE) or re.search(r"\\[0-9]", pattern):
         return None
@@ -115,37 +113,44 @@ def _purpose_alternatives() -> list[tuple[re.Pattern[str], _Gate]] | None:
     parts = _top_level_alternatives(pattern)
     if parts is None:
         return None
-    gates = [next((g for key, g in _GATES.items() if part.startswith(key)), ("", ()))
-             for part in parts]
-    return [(re.compile(part), gate) for part, gate in zip(parts, gates, strict=True)]
+    gates: list[_Gate] = []
+    for kind, needles, prefixes in _GATES:
+        guarded = [p for p in parts if p.startswith(prefixes)]
+        parts = [p for p in parts if not p.startswith(prefixes)]
+        gates.append((kind, needles, [re.compile(p) for p in guarded]))
+    gates.append(("always", (), [re.compile(p) for p in parts]))
+    return gates
 
 
-_PURPOSE_ALTERNATIVES = _purpose_alternatives()
+_PURPOSE_GATES = _purpose_gates()
 
 
 def _states_purpose(text: str) -> bool:
+    """``PURPOSE_CUE.search(text)``, several times faster on ASCII text."""
+    if _PURPOSE_GATES is None or not text.isascii():
+        return bool(PURPOSE_CUE.search(text))
     low = text.lower()
     contains = low.__contains__
-    if not any(map(contains, _PURPOSE_HINTS)):
-        return False
-    if _PURPOSE_ALTERNATIVES is None or not text.isascii():
-        return bool(PURPOSE_CUE.search(text))
-    for regex, (kind, needles) in _PURPOSE_ALTERNATIVES:
+    for kind, needles, regexes in _PURPOSE_GATES:
+        if not regexes:
+            continue
         if kind == "at":
             # Such a match can only start where one of the needles does.
             for needle in needles:
                 at = low.find(needle)
                 while at >= 0:
-                    if regex.match(low, at):
-                        return True
+                    for regex in regexes:
+                        if regex.match(low, at):
+                            return True
                     at = low.find(needle, at + 1)
             continue
         if kind == "in" and not any(map(contains, needles)):
             continue
         if kind == "starts" and not low.startswith(needles):
             continue
-        if regex.search(low):
-            return True
+        for regex in regexes:
+            if regex.search(low):
+                return True
     return False
 
 
