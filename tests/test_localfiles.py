@@ -551,12 +551,38 @@ def test_ctrl_c_while_workers_start_leaves_nothing_behind(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="named pipes and SIGALRM")
-def test_pipes_fed_together_far_apart_in_the_input_both_drain(tmp_path: Path) -> None:
+@pytest.mark.parametrize("slow_start", [0.0, 0.3])
+def test_pipes_fed_together_far_apart_in_the_input_both_drain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slow_start: float
+) -> None:
     # `tee a b` into two pipes given as the first and the last of eight inputs: the first
-    # cannot end before the last is read, so a free worker must get to the last one.
+    # cannot end before the last is read, so a free worker must get to the last one. The
+    # writer is a thread of this process: a worker forked after the first pipe was opened
+    # would hold its writing end too, and it would never end (slow_start makes that order
+    # certain; it happened by chance in 2 of 4 full test runs).
     import os
     import signal
     import threading
+    import time
+
+    from cytoreview import localfiles
+
+    real = localfiles._context()
+    starts: list[object] = []
+
+    class Process(real.Process):  # type: ignore[misc, name-defined]
+        def start(self) -> None:
+            if starts:  # the first worker has had time to open the first pipe
+                time.sleep(slow_start)
+            starts.append(self)
+            super().start()
+
+    class Context:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    Context.Process = Process  # type: ignore[attr-defined]
+    monkeypatch.setattr(localfiles, "_context", Context)
 
     first, last = tmp_path / "first", tmp_path / "last"
     os.mkfifo(first)

@@ -412,15 +412,19 @@ class _ClaimedFiles:
     still has a long list). Each file taken holds one of ``tickets`` until it is done without
     a spill file, or until the parent has read its spill file: with none left, a worker
     sleeps (in the semaphore, using no CPU) before taking another, so spill files stay few.
+    No file is taken before ``started`` is set, once every worker exists: a worker forked
+    after another had opened a pipe would inherit whatever the parent's threads had opened
+    in answer (the writing end of that pipe, say), and the pipe would then never end.
     Picklable (spawn start method): the shared values go with it."""
 
     def __init__(
-        self, paths: list[str], next_file: Any, owner: Any, tickets: Any, me: int
+        self, paths: list[str], next_file: Any, owner: Any, tickets: Any, started: Any, me: int
     ) -> None:
         self.paths, self.next_file, self.owner, self.me = paths, next_file, owner, me
-        self.tickets = tickets
+        self.tickets, self.started = tickets, started
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
+        self.started.wait()
         while True:
             self.tickets.acquire()
             with self.next_file.get_lock():
@@ -707,10 +711,11 @@ def _parsed_chunks(
         owner = ctx.Array("i", [-1] * len(paths), lock=False)
         # A file in progress holds a ticket, and so does a spill file until it is read.
         tickets = ctx.Semaphore(_TICKETS * workers)
+        started = ctx.Event()
         procs += [
             ctx.Process(
                 target=_worker,
-                args=(_ClaimedFiles(paths, next_file, owner, tickets, w),
+                args=(_ClaimedFiles(paths, next_file, owner, tickets, started, w),
                       roles, chunk_size, queues[w], slots[w], fmt, spill_dir),
                 daemon=True,
             )
@@ -718,6 +723,7 @@ def _parsed_chunks(
         ]
         for proc in procs:
             proc.start()
+        started.set()
         for index, path in enumerate(paths):
             # A worker's files come in input order and so do its messages: once file
             # ``index`` is claimed, the next message in its worker's queue is about it.
