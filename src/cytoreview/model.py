@@ -13,6 +13,7 @@ pubmed20n0014 as JSON costs). The rest keep their slots.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -52,8 +53,10 @@ class Author:
         """The name as PubMed cites it: ``Wysocki PJ``, or the collective's name."""
         if self.collective_name:
             return self.collective_name
-        parts = [p for p in (self.last_name, self.initials or self.fore_name, self.suffix) if p]
-        return " ".join(parts)
+        given = self.initials or self.fore_name
+        if self.last_name and given and not self.suffix:  # most authors
+            return f"{self.last_name} {given}"
+        return " ".join(filter(None, (self.last_name, given, self.suffix)))
 
     @property
     def full_name(self) -> str:
@@ -222,7 +225,7 @@ class Article:
 
     @property
     def mesh_terms(self) -> tuple[str, ...]:
-        return tuple(h.descriptor for h in self.mesh_headings)
+        return tuple(map(_DESCRIPTOR, self.mesh_headings))
 
     @property
     def container(self) -> str | None:
@@ -248,14 +251,15 @@ class Article:
         # dataclasses and tuples: orjson writes those field by field in C, several times
         # faster than building dicts and lists first, so their field names and order are the
         # nested keys (tests/test_export.py holds them to the documented ones).
+        author_details = [a.to_dict() for a in self.authors]
         return {
             "pmid": self.pmid,
             "doi": self.doi,
             "title": self.title,
             "journal": self.journal,
             "year": self.year,
-            "authors": [a.name for a in self.authors],
-            "mesh_terms": [h.descriptor for h in self.mesh_headings],
+            "authors": [d["name"] for d in author_details],
+            "mesh_terms": list(map(_DESCRIPTOR, self.mesh_headings)),
             "publication_types": self.publication_types,
             "abstract": self.abstract,
             "sentences": self.sentences,
@@ -273,7 +277,7 @@ class Article:
             "vernacular_title": self.vernacular_title,
             "languages": self.languages,
             "keywords": self.keywords,
-            "author_details": [a.to_dict() for a in self.authors],
+            "author_details": author_details,
             "mesh_headings": self.mesh_headings,
             "chemicals": self.chemicals,
             "sections": self.sections,
@@ -281,6 +285,9 @@ class Article:
             "comments_corrections": self.comments_corrections,
             "url": self.pubmed_url,
         }
+
+
+_DESCRIPTOR = operator.attrgetter("descriptor")
 
 
 def _plain_float(value: object) -> object:
