@@ -91,30 +91,29 @@ def _merged(spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
     return starts, ends
 
 
-def _is_boundary(text: str, match: re.Match[str]) -> bool:
+def _is_boundary(text: str, match: re.Match[str], space: str | None, space2: str | None) -> bool:
     start = match.start()
-    punct = text[start]
-    glued = match.group("space") is None and match.group("space2") is None
-    window = text[max(0, start - 40) : start].rsplit(None, 1)
-    token = window[-1].lstrip("([\"'“‘") if window else ""
-    if punct != ".":
+    glued = space is None and space2 is None
+    if text[start] != ".":
         return not glued
     if glued:
         # "cells.We" yes; "E.Coli", "U.S.A" and "Fig.3" no: the left side must end a real word.
         return bool(_GLUED_LEFT.search(text[max(0, start - 3) : start]))
+    window = text[max(0, start - 40) : start].rsplit(None, 1)
+    token = window[-1].lstrip("([\"'“‘") if window else ""
     low = token.lower()
-    nxt = text[match.end() : match.end() + 1]
     if low in _ABBREVIATIONS or low.rstrip(".") in _ABBREVIATIONS:
         return False
-    if (low in _NUMBER_ABBREVIATIONS) and nxt.isdigit():
+    if low in _NUMBER_ABBREVIATIONS and text[match.end() : match.end() + 1].isdigit():
         return False
-    if _INITIALS.match(token):
+    # The cheap tests first: _INITIALS needs "X." in front, _SINGLE_CAPITAL one character.
+    if len(token) > 2 and token[1] == "." and _INITIALS.match(token):
         return False
-    if _SINGLE_CAPITAL.match(token):
+    if len(token) == 1 and _SINGLE_CAPITAL.match(token):
         # "D. R. Parkinson": an initial after an initial is a name, but "vitamin D. We" ends.
         prev_initial = bool(_PREV_INITIAL.search(text[max(0, start - 6) : start + 1]))
         return not prev_initial and not _next_is_initial(text, match.end())
-    if match.group("space2") is not None:
+    if space2 is not None:
         # Lowercase-initial start ("mRNA levels", "p53 was"): trust only after a plain word.
         return bool(_LOWER_START_OK.search(token)) and len(token) > 1
     # "P=. 001"-style breaks and a bare period are not sentence ends.
@@ -128,18 +127,28 @@ def _next_is_initial(text: str, pos: int) -> bool:
 def split(text: str) -> list[tuple[int, int]]:
     """Sentence spans of ``text``: ``text[s:e]`` is a sentence, stripped of whitespace."""
     cuts: list[int] = []
-    starts, ends = _merged(_bracket_mask(text))
-    for m in _CANDIDATE.finditer(text):
+    candidates = list(_CANDIDATE.finditer(text))
+    starts: list[int] = []
+    ends: list[int] = []
+    if candidates:
+        # Only a candidate between the first opening and the last closing bracket can be
+        # inside a pair: most abstracts have none there, and skip the bracket walk.
+        a, b = text.find("("), text.find("[")
+        first = a if b < 0 else b if a < 0 else min(a, b)
+        last = max(text.rfind(")"), text.rfind("]"))
+        if first >= 0 and any(first < m.start() < last for m in candidates):
+            starts, ends = _merged(_bracket_mask(text))
+    for m in candidates:
         if starts:
             pos = m.start()
             # Inside a bracket pair: the last merged span opening before pos, if it is open.
             k = bisect_left(starts, pos) - 1
             if k >= 0 and pos < ends[k]:
                 continue
-        if _is_boundary(text, m):
+        space, space2 = m.group("space", "space2")
+        if _is_boundary(text, m, space, space2):
             # Cut after the punctuation and closers, before the whitespace.
-            space = m.group("space") or m.group("space2") or ""
-            cuts.append(m.end() - len(space))
+            cuts.append(m.end() - len(space or space2 or ""))
     cuts.append(len(text))
     out: list[tuple[int, int]] = []
     prev = 0
