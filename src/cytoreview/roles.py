@@ -107,12 +107,16 @@ def predict_abstract(
     return _predictor().predict(sentences, fixed, sections)
 
 
+_START = operator.attrgetter("start")
+
+
 def _segments(article: Article) -> list[tuple[int, int, str | None, str | None]]:
     """(start, end, label, category) pieces covering every non-space character of the abstract."""
     text = article.abstract
     pieces: list[tuple[int, int, str | None, str | None]] = []
     pos = 0
-    for sec in sorted(article.sections, key=lambda s: s.start):
+    sections = article.sections
+    for sec in sections if len(sections) < 2 else sorted(sections, key=_START):
         start, end = max(sec.start, pos), min(sec.end, len(text))
         if start >= end:
             continue
@@ -139,19 +143,20 @@ class _Pending:
     def __init__(self, article: Article) -> None:
         self.article = article
         text = article.abstract
-        self.spans: list[_Span] = []
+        spans: list[_Span] = []
         section_of: list[int] = []
         segments = _segments(article)
         for k, (start, end, label, category) in enumerate(segments):
             known = NLM_CATEGORY_ROLE.get(category) if category else None
-            for s, e in split(text[start:end]):
-                self.spans.append((start + s, start + e, label, known))
-                section_of.append(k)
-        self.fixed = [known for _, _, _, known in self.spans]
-        self.needs_model = any(f is None for f in self.fixed)
+            pieces = split(text[start:end])
+            spans += [(start + s, start + e, label, known) for s, e in pieces]
+            section_of += [k] * len(pieces)
+        self.spans = spans
+        self.fixed = [known for _, _, _, known in spans]
+        self.needs_model = None in self.fixed
         # One section is just flat text; boundaries only inform when there are several.
         self.sections = section_of if len(segments) > 1 else None
-        self.texts = [text[s:e] for s, e, _, _ in self.spans] if self.needs_model else []
+        self.texts = [text[s:e] for s, e, _, _ in spans] if self.needs_model else []
 
     def finish(self, predicted: Sequence[tuple[Role, float]] | None) -> Article:
         if predicted is None:
