@@ -468,3 +468,36 @@ def test_purpose_cue_shortcut_agrees_on_every_real_sentence() -> None:
     assert sum(map(_states_purpose, sentences)) > 5
     for s in sentences:
         assert _states_purpose(s) == bool(PURPOSE_CUE.search(s)), s
+
+
+def _results_score_reference(text: str) -> float:
+    """The rule as documented, written plainly: what results_score must compute."""
+    import re
+
+    from cytoreview import roles_summary as rs
+
+    low = text.lower()
+    words = [w.strip(rs._PUNCT) for w in low.split()]
+    numbers = min(len(re.findall(r"\d+(?:[.,]\d+)?", text)), 8)
+    marks = sum(mark in low for mark in rs._STAT_MARKS)
+    stats = min(marks + sum(w in rs._STAT_WORDS for w in words), 4)
+    comparisons = min(sum(w in rs._COMPARISON_WORDS for w in words), 4)
+    return 2.0 * stats + 0.5 * numbers + comparisons + (1 if "%" in text else 0)
+
+
+_SCORE_WORDS = (
+    "p", "P", "<", "=", ">", "≤", "±", "95%", "95", "%", "CI", "ci)", "(OR", "HR,", "odds",
+    "hazard", "ratio", "relative", "risk", "r", "AUC", "mean", "higher", "lower", "than",
+    "significantly", "vs.", "compared", "confidence", "interval", "0.05", "1,2", "12", "[3-5]",
+    "IL-2", "non-significant", "é", ";",
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_SCORE_WORDS), st.sampled_from([" ", "", " ", ", "])),
+                max_size=20))
+@example([("p", " "), ("≤", " "), ("0.05", "")])
+@example([("95", " "), ("%", " "), ("CI", "")])
+def test_results_score_follows_the_documented_rule(words: list[tuple[str, str]]) -> None:
+    text = "".join(w + sep for w, sep in words)
+    assert roles.results_score(text) == _results_score_reference(text), text

@@ -41,14 +41,41 @@ _NOT_AIMS = frozenset({"methods", "findings"})
 def results_score(text: str) -> float:
     """How much a sentence reads like a result: statistics weigh most, then numbers, comparisons."""
     low = text.lower()
-    words = list(map(str.strip, low.split(), repeat(_PUNCT)))
+    words = map(str.strip, low.split(), repeat(_PUNCT))
+    listed = list(filter(_SCORED_WORDS.__contains__, words))
+    stat_words = sum(map(_STAT_WORDS.__contains__, listed))
     numbers = min(len(_NUMBER.findall(text)), 8)
-    stats = min(
-        sum(map(low.__contains__, _STAT_MARKS)) + sum(map(_STAT_WORDS.__contains__, words)), 4
-    )
-    comparisons = min(sum(map(_COMPARISON_WORDS.__contains__, words)), 4)
+    stats = min(_stat_marks(low) + stat_words, 4)
+    comparisons = min(len(listed) - stat_words, 4)
     pct = 1 if "%" in text else 0
     return 2.0 * stats + 0.5 * numbers + 1.0 * comparisons + pct
+
+
+def _stat_marks(low: str) -> int:
+    """How many of _STAT_MARKS occur in ``low``: the marks grouped under a character or word
+    they all contain, so that most groups cost one search."""
+    contains = low.__contains__
+    found = 0
+    for gate, marks in _MARK_GROUPS if low.isascii() else _MARK_GROUPS_ALL:
+        if gate is None or any(map(contains, gate)):
+            found += sum(map(contains, marks))
+    return found
+
+
+def _mark_groups(ascii_only: bool) -> tuple[tuple[tuple[str, ...] | None, tuple[str, ...]], ...]:
+    marks = [m for m in _STAT_MARKS if m.isascii() or not ascii_only]
+    groups: list[tuple[tuple[str, ...] | None, tuple[str, ...]]] = []
+    for gate in (("<", "=", ">", "≤"), ("% ci",), (" ratio",)):
+        inside = tuple(m for m in marks if any(g in m for g in gate))
+        marks = [m for m in marks if m not in inside]
+        groups.append((gate, inside))
+    groups.append((None, tuple(marks)))
+    return tuple(groups)
+
+
+_SCORED_WORDS = _STAT_WORDS | _COMPARISON_WORDS
+_MARK_GROUPS = _mark_groups(ascii_only=True)
+_MARK_GROUPS_ALL = _mark_groups(ascii_only=False)
 
 
 # PURPOSE_CUE is one IGNORECASE alternation that the regex engine tries at every position of
