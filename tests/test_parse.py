@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 from functools import cache
 from pathlib import Path
 
@@ -468,3 +469,46 @@ def test_many_records_in_a_wrapper_are_not_pubmed_xml_nor_an_unclosed_record(
     wrapped = head + b"<Root><PubmedArticleSet>" + body * 110 + b"</PubmedArticleSet></Root>"
     with pytest.raises(UnreadableFile, match=r"not PubMed XML: the root element is <Root>"):
         parse_bytes(wrapped, "wrapped.xml")
+
+
+def test_every_record_class_builds_exactly_as_its_dataclass_says() -> None:
+    import dataclasses
+    import inspect
+
+    from cytoreview import model
+
+    classes = [
+        c for c in vars(model).values()
+        if isinstance(c, type) and dataclasses.is_dataclass(c) and c.__module__ == model.__name__
+    ]
+    assert {c.__name__ for c in classes} >= {"Article", "Sentence", "MeshHeading", "Summary"}
+    for cls in classes:
+        fields = dataclasses.fields(cls)
+        assert list(inspect.signature(cls).parameters) == [f.name for f in fields]
+        values = [f"{f.name}-value" for f in fields]
+        built = cls(*values)
+        assert [getattr(built, f.name) for f in fields] == values
+        assert cls(**{f.name: v for f, v in zip(fields, values, strict=True)}) == built
+        missing = dataclasses.MISSING
+        required = {
+            f.name: "x" for f in fields if f.default is missing and f.default_factory is missing
+        }
+        bare = cls(**required)
+        for f in fields:
+            if f.name not in required:
+                if f.default is not dataclasses.MISSING:
+                    assert getattr(bare, f.name) == f.default, (cls, f.name)
+                else:
+                    assert getattr(bare, f.name) == f.default_factory(), (cls, f.name)  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            cls(*values, "one too many")
+        with pytest.raises(TypeError):
+            cls(**required, unknown=1)
+        if required:
+            with pytest.raises(TypeError):
+                cls()
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(built, fields[0].name, "changed")
+        assert pickle.loads(pickle.dumps(built)) == built
+    # Each Article gets its own Summary, as default_factory does.
+    assert model.Article("1", "t").summary == model.Summary()
