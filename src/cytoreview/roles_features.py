@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
@@ -195,7 +196,7 @@ def featurize(
     ``sections`` optionally gives, per abstract, the section index of each of its sentences
     (``None`` for an abstract read as one flat text).
     """
-    sentences = [s for doc in abstracts for s in doc]
+    sentences = list(chain.from_iterable(abstracts))
     n = len(sentences)
     doc_lens = np.fromiter((len(doc) for doc in abstracts), dtype=np.int64, count=len(abstracts))
     doc_starts = np.concatenate(([0], np.cumsum(doc_lens))).astype(np.int64)
@@ -209,7 +210,7 @@ def featurize(
     # "\n" separates sentences, and is not a token character, so no n-gram crosses sentences.
     joined = "\n".join(sentences).lower() + "\n"
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).copy()
-    sent_lens = np.fromiter((len(s) + 1 for s in sentences), dtype=np.int64, count=n)
+    sent_lens = np.fromiter(map(len, sentences), dtype=np.int64, count=n) + 1
     sent_starts = np.concatenate(([0], np.cumsum(sent_lens)[:-1])).astype(np.int64)
 
     digit = (codes >= 48) & (codes <= 57)
@@ -310,11 +311,15 @@ def _section_index(
     """Each sentence's section index, or -1 throughout an abstract read flat."""
     if sections is None:
         return np.full(n, -1, dtype=np.int64)
-    parts = [
-        np.asarray(sec, dtype=np.int64) if sec is not None else np.full(len(doc), -1, np.int64)
-        for doc, sec in zip(abstracts, sections, strict=True)
-    ]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    flat: list[int] = []
+    for doc, sec in zip(abstracts, sections, strict=True):
+        if sec is None:
+            flat += [-1] * len(doc)
+        elif len(sec) == len(doc):
+            flat += sec
+        else:
+            raise ValueError(f"{len(sec)} section indices for {len(doc)} sentences")
+    return np.array(flat, dtype=np.int64)
 
 
 def _position_ids(
