@@ -71,6 +71,22 @@ def _encode(article: Article) -> list[Any]:
     return row
 
 
+#: Headings without qualifiers ("Humans") repeat across records: as in the parser, records
+#: share one immutable object each instead of holding copies. Bounded.
+_HEADINGS: dict[tuple[str, str | None, bool], MeshHeading] = {}
+_HEADINGS_MAX = 100_000
+
+
+def _plain_heading(descriptor: str, ui: str | None, major: bool) -> MeshHeading:
+    key = (descriptor, ui, major)
+    found = _HEADINGS.get(key)
+    if found is None:
+        if len(_HEADINGS) >= _HEADINGS_MAX:
+            _HEADINGS.clear()
+        found = _HEADINGS[key] = MeshHeading(descriptor, ui, major)
+    return found
+
+
 def _decode(row: list[Any]) -> Article:
     for i, cls in _FLAT.items():
         if row[i]:
@@ -79,6 +95,8 @@ def _decode(row: list[Any]) -> Article:
         row[_MESH] = tuple(
             [
                 MeshHeading(d, ui, major, tuple([MeshQualifier(*q) for q in quals]))
+                if quals
+                else _plain_heading(d, ui, major)
                 for d, ui, major, quals in row[_MESH]
             ]
         )
