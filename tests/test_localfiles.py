@@ -8,6 +8,7 @@ import random
 import subprocess
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -527,23 +528,19 @@ def test_a_worker_runs_only_a_few_files_ahead_of_the_output(
     assert 0 < most[0] <= localfiles._TICKETS * 2
 
 
-def test_ctrl_c_while_workers_start_leaves_nothing_behind(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _before_each_worker_start(
+    monkeypatch: pytest.MonkeyPatch, hook: Callable[[int], None]
 ) -> None:
-    import multiprocessing
-    import tempfile
-
+    """Call ``hook(workers started so far)`` before each worker process of parse_files starts."""
     from cytoreview import localfiles
 
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     real = localfiles._context()
-    started = []
+    started: list[object] = []
 
     class Process(real.Process):  # type: ignore[misc, name-defined]
         def start(self) -> None:
+            hook(len(started))
             started.append(self)
-            if len(started) == 2:
-                raise KeyboardInterrupt
             super().start()
 
     class Context:
@@ -552,6 +549,21 @@ def test_ctrl_c_while_workers_start_leaves_nothing_behind(
 
     Context.Process = Process  # type: ignore[attr-defined]
     monkeypatch.setattr(localfiles, "_context", Context)
+
+
+def test_ctrl_c_while_workers_start_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def second_is_interrupted(before: int) -> None:
+        if before == 1:
+            raise KeyboardInterrupt
+
+    _before_each_worker_start(monkeypatch, second_is_interrupted)
     with pytest.raises(KeyboardInterrupt):
         list(parse_files([str(OLD)] * 4, jobs=2, roles=False))
     assert multiprocessing.active_children() == []
@@ -573,24 +585,11 @@ def test_pipes_fed_together_far_apart_in_the_input_both_drain(
     import threading
     import time
 
-    from cytoreview import localfiles
+    def later_ones_wait(before: int) -> None:
+        if before:  # the first worker has had time to open the first pipe
+            time.sleep(slow_start)
 
-    real = localfiles._context()
-    starts: list[object] = []
-
-    class Process(real.Process):  # type: ignore[misc, name-defined]
-        def start(self) -> None:
-            if starts:  # the first worker has had time to open the first pipe
-                time.sleep(slow_start)
-            starts.append(self)
-            super().start()
-
-    class Context:
-        def __getattr__(self, name: str) -> object:
-            return getattr(real, name)
-
-    Context.Process = Process  # type: ignore[attr-defined]
-    monkeypatch.setattr(localfiles, "_context", Context)
+    _before_each_worker_start(monkeypatch, later_ones_wait)
 
     first, last = tmp_path / "first", tmp_path / "last"
     os.mkfifo(first)
