@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import subprocess
@@ -106,6 +107,10 @@ def test_empty_abstract_has_no_sentences_and_an_empty_summary() -> None:
     assert art.sentences == ()
     assert art.summary.source == "none"
     assert art.summary.purpose == art.summary.findings == art.summary.conclusions == ""
+    # Roles left from an earlier abstract do not survive its removal.
+    stale = roles.annotate(Article(pmid="3", title="t", abstract=RESULTS))
+    cleared = roles.annotate_many([dataclasses.replace(stale, abstract="")])[0]
+    assert stale.sentences and cleared.sentences == () and cleared.summary.source == "none"
 
 
 def test_review_purpose_sentence_is_the_key_purpose_even_when_last() -> None:

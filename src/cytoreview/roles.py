@@ -20,7 +20,7 @@ import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
-from cytoreview.model import NLM_CATEGORY_ROLE, Article, Role, Sentence
+from cytoreview.model import NLM_CATEGORY_ROLE, Article, Role, Sentence, Summary
 from cytoreview.roles_baseline import baseline_predict
 from cytoreview.roles_summary import build_summary, results_score
 from cytoreview.sentences import split
@@ -135,6 +135,7 @@ _ARTICLE_FIELDS = [f.name for f in dataclasses.fields(Article)]
 assert _ARTICLE_FIELDS[-2:] == ["sentences", "summary"]
 _ARTICLE_HEAD = operator.attrgetter(*_ARTICLE_FIELDS[:-2])
 _new_article: Callable[..., Article] = Article
+_NO_SUMMARY = Summary()
 
 
 class _Pending:
@@ -159,6 +160,9 @@ class _Pending:
         self.texts = [text[s:e] for s, e, _, _ in spans] if self.needs_model else []
 
     def finish(self, predicted: Sequence[tuple[Role, float]] | None) -> Article:
+        article = self.article
+        if not self.spans and not article.sentences and article.summary == _NO_SUMMARY:
+            return article  # no abstract: nothing to add (a third of some baseline files)
         if predicted is None:
             predicted = [(f, 1.0) for f in self.fixed if f is not None]
         sentences = tuple(
@@ -177,7 +181,8 @@ class _Pending:
 
 
 def annotate(article: Article) -> Article:
-    """The article with ``sentences`` and ``summary`` filled in (a new object; input untouched)."""
+    """The article with ``sentences`` and ``summary`` filled in (a new object, or the same one
+    when it has no abstract and nothing to clear; the input is never changed)."""
     job = _Pending(article)
     if not job.needs_model:
         return job.finish(None)
