@@ -10,6 +10,7 @@ import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -529,17 +530,17 @@ def test_a_worker_runs_only_a_few_files_ahead_of_the_output(
 
 
 def _before_each_worker_start(
-    monkeypatch: pytest.MonkeyPatch, hook: Callable[[int], None]
+    monkeypatch: pytest.MonkeyPatch, hook: Callable[[list[Any]], None]
 ) -> None:
-    """Call ``hook(workers started so far)`` before each worker process of parse_files starts."""
+    """Call ``hook(the workers started so far)`` before each worker of parse_files starts."""
     from cytoreview import localfiles
 
     real = localfiles._context()
-    started: list[object] = []
+    started: list[Any] = []
 
     class Process(real.Process):  # type: ignore[misc, name-defined]
         def start(self) -> None:
-            hook(len(started))
+            hook(started)
             started.append(self)
             super().start()
 
@@ -559,8 +560,8 @@ def test_ctrl_c_while_workers_start_leaves_nothing_behind(
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
-    def second_is_interrupted(before: int) -> None:
-        if before == 1:
+    def second_is_interrupted(before: list[Any]) -> None:
+        if len(before) == 1:
             raise KeyboardInterrupt
 
     _before_each_worker_start(monkeypatch, second_is_interrupted)
@@ -568,6 +569,34 @@ def test_ctrl_c_while_workers_start_leaves_nothing_behind(
         list(parse_files([str(OLD)] * 4, jobs=2, roles=False))
     assert multiprocessing.active_children() == []
     assert list(tmp_path.iterdir()) == []  # no spill directory left
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and SIGALRM")
+def test_a_worker_killed_before_the_others_start_does_not_stop_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+    import signal
+    import time
+
+    def kill_the_first(before: list[Any]) -> None:
+        if len(before) == 1:
+            time.sleep(0.3)  # it is waiting for the others by now
+            os.kill(before[0].pid, signal.SIGKILL)
+            before[0].join()
+
+    def stuck(*_: object) -> None:
+        raise TimeoutError("no progress in 30 s")
+
+    _before_each_worker_start(monkeypatch, kill_the_first)
+    previous = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(30)
+    try:
+        items = list(parse_files([str(OLD), str(NEW), str(OLD)], jobs=2, roles=False))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert pmids(items) == [*OLD_PMIDS, *NEW_PMIDS, *OLD_PMIDS]  # the other worker did all
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="named pipes and SIGALRM")
@@ -585,7 +614,7 @@ def test_pipes_fed_together_far_apart_in_the_input_both_drain(
     import threading
     import time
 
-    def later_ones_wait(before: int) -> None:
+    def later_ones_wait(before: list[Any]) -> None:
         if before:  # the first worker has had time to open the first pipe
             time.sleep(slow_start)
 

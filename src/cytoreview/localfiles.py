@@ -412,9 +412,11 @@ class _ClaimedFiles:
     still has a long list). Each file taken holds one of ``tickets`` until it is done without
     a spill file, or until the parent has read its spill file: with none left, a worker
     sleeps (in the semaphore, using no CPU) before taking another, so spill files stay few.
-    No file is taken before ``started`` is set, once every worker exists: a worker forked
-    after another had opened a pipe would inherit whatever the parent's threads had opened
-    in answer (the writing end of that pipe, say), and the pipe would then never end.
+    No file is taken before every worker exists (``started`` has a token per worker once all
+    are started): a worker forked after another had opened a pipe would inherit whatever the
+    parent's threads had opened in answer (the writing end of that pipe, say), and the pipe
+    would then never end. A semaphore, not an Event: Event.set waits for every waiter to
+    wake, and one killed while waiting would hang the parent there.
     Picklable (spawn start method): the shared values go with it."""
 
     def __init__(
@@ -424,7 +426,7 @@ class _ClaimedFiles:
         self.tickets, self.started = tickets, started
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
-        self.started.wait()
+        self.started.acquire()
         while True:
             self.tickets.acquire()
             with self.next_file.get_lock():
@@ -711,7 +713,7 @@ def _parsed_chunks(
         owner = ctx.Array("i", [-1] * len(paths), lock=False)
         # A file in progress holds a ticket, and so does a spill file until it is read.
         tickets = ctx.Semaphore(_TICKETS * workers)
-        started = ctx.Event()
+        started = ctx.Semaphore(0)
         procs += [
             ctx.Process(
                 target=_worker,
@@ -723,7 +725,8 @@ def _parsed_chunks(
         ]
         for proc in procs:
             proc.start()
-        started.set()
+        for _ in procs:
+            started.release()
         for index, path in enumerate(paths):
             # A worker's files come in input order and so do its messages: once file
             # ``index`` is claimed, the next message in its worker's queue is about it.
