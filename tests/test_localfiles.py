@@ -384,6 +384,14 @@ def test_wire_format_round_trips_annotated_records() -> None:
         objects.setdefault(h, set()).add(id(h))
     assert len(objects) < len(plain)  # some heading repeats
     assert all(len(ids) == 1 for ids in objects.values())
+    # Shared by value, and 1 == True: a flag given as 1 by hand is not replaced by True.
+    from cytoreview.model import MeshHeading
+
+    flags = [Article("1", "t", mesh_headings=(MeshHeading("Humans", "D006801", flag),))
+             for flag in (True, 1)]  # type: ignore[arg-type]
+    back = decode_articles(encode_articles(flags))
+    assert [a.mesh_headings[0].major_topic for a in back] == [True, 1]
+    assert b'"major_topic":1' in back[1].to_json()
 
 
 def test_stopping_early_stops_the_workers() -> None:

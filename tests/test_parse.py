@@ -512,3 +512,20 @@ def test_every_record_class_builds_exactly_as_its_dataclass_says() -> None:
         assert pickle.loads(pickle.dumps(built)) == built
     # Each Article gets its own Summary, as default_factory does.
     assert model.Article("1", "t").summary == model.Summary()
+
+
+def test_records_pickled_by_the_slotted_classes_still_load() -> None:
+    from cytoreview.model import MeshHeading, MeshQualifier, Sentence
+
+    # pickle.dumps([...], protocol=4) at 32d34f5, when these classes had __slots__.
+    old = (
+        b"\x80\x04\x95\xb2\x00\x00\x00\x00\x00\x00\x00]\x94(\x8c\x10cytoreview.model\x94\x8c"
+        b"\x08Sentence\x94\x93\x94)\x81\x94]\x94(K\x00K\t\x8c\x07purpose\x94G?\xf0\x00\x00\x00"
+        b"\x00\x00\x00\x8c\x03nlm\x94\x8c\x04AIMS\x94ebh\x01\x8c\x0bMeshHeading\x94\x93\x94)"
+        b"\x81\x94]\x94(\x8c\x06Humans\x94\x8c\x07D006801\x94\x89h\x01\x8c\rMeshQualifier\x94"
+        b"\x93\x94)\x81\x94]\x94(\x8c\x07therapy\x94\x8c\x07Q000628\x94\x88eb\x85\x94ebe."
+    )
+    assert pickle.loads(old) == [
+        Sentence(0, 9, "purpose", 1.0, "nlm", "AIMS"),
+        MeshHeading("Humans", "D006801", False, (MeshQualifier("therapy", "Q000628", True),)),
+    ]

@@ -8,7 +8,8 @@ The records that orjson writes field by field (sentences, sections, MeSH heading
 qualifiers, chemicals, comments, other abstracts) have no ``__slots__``: orjson reads a
 dataclass's ``__dict__`` in one step but falls back to one attribute lookup per field with
 slots, four times slower (385 against 90 ns per heading; 0.11 s of the 0.55 s that writing
-pubmed20n0014 as JSON costs). The rest keep their slots.
+pubmed20n0014 as JSON costs). The rest keep their slots. The price is memory where all of a
+file's records are held at once: parse_file on pubmed20n0014 peaks at 269 MB instead of 238.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ RoleSource = Literal["nlm", "model"]
 
 
 _T = TypeVar("_T")
+
+
 class _Factory:
     def __repr__(self) -> str:
         return "<factory>"  # what dataclasses shows in the signature
@@ -52,14 +55,15 @@ def _fast_init(cls: type[_T]) -> type[_T]:
 
     The generated one sets each field through ``object.__setattr__``, looked up per field:
     2.8 us for an Article, which every record is built as twice (parsed, then with roles).
-    This one sets slots through their descriptors, or a dict-based instance's ``__dict__`` in
-    one step: about half the time (tests/test_parse.py holds it to the dataclass's own).
+    This one sets slots through their descriptors, or fills a dict-based instance's
+    ``__dict__`` directly: about half the time (tests/test_parse.py holds it to the
+    dataclass's own). Dict-based classes also read pickles of their slotted versions.
     """
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
     if any(not f.init or f.kw_only for f in fields) or hasattr(cls, "__post_init__"):
         return cls
     slotted = "__slots__" in cls.__dict__
-    space: dict[str, Any] = {"_osa": object.__setattr__, "_NO_ARG": _NO_ARG}
+    space: dict[str, Any] = {"_NO_ARG": _NO_ARG}
     params, body = [], []
     for i, f in enumerate(fields):
         if f.default is not dataclasses.MISSING:
@@ -75,15 +79,25 @@ def _fast_init(cls: type[_T]) -> type[_T]:
             space[f"_set{i}"] = getattr(cls, f.name).__set__
             body.append(f"_set{i}(self, {f.name})")
     if not slotted:
-        values = ", ".join(f"{f.name!r}: {f.name}" for f in fields)
-        body.append(f"_osa(self, '__dict__', {{{values}}})")
+        body.append("values = self.__dict__")
+        body += [f"values[{f.name!r}] = {f.name}" for f in fields]
+        cls.__setstate__ = _setstate  # type: ignore[attr-defined]
     source = f"def __init__(self, {', '.join(params)}):\n" + "".join(f"    {b}\n" for b in body)
     exec(source, space)  # our own field names, as dataclasses itself does
     init = space["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__doc__ = cls.__init__.__doc__
+    standard = cls.__init__
+    init.__qualname__, init.__module__ = standard.__qualname__, standard.__module__
+    init.__doc__, init.__annotations__ = standard.__doc__, standard.__annotations__
     cls.__init__ = init  # type: ignore[method-assign]
     return cls
+
+
+def _setstate(self: Any, state: Any) -> None:
+    """Unpickle: the instance's dict, or the list of field values that the slotted versions of
+    these classes (before Sentence, Section and the MeSH classes lost their slots) pickled."""
+    if isinstance(state, list):
+        state = dict(zip([f.name for f in dataclasses.fields(self)], state, strict=True))
+    self.__dict__.update(state)
 
 
 @_fast_init

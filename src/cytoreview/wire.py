@@ -78,6 +78,8 @@ _HEADINGS_MAX = 100_000
 
 
 def _plain_heading(descriptor: str, ui: str | None, major: bool) -> MeshHeading:
+    if type(major) is not bool:  # a record built by hand: 1 == True, but not in JSON
+        return MeshHeading(descriptor, ui, major)
     key = (descriptor, ui, major)
     found = _HEADINGS.get(key)
     if found is None:
