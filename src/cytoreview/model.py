@@ -37,8 +37,6 @@ NLM_CATEGORY_ROLE: dict[str, Role] = {
 #: Where a sentence's role came from.
 RoleSource = Literal["nlm", "model"]
 
-
-
 _T = TypeVar("_T")
 
 
@@ -79,8 +77,9 @@ def _fast_init(cls: type[_T]) -> type[_T]:
             space[f"_set{i}"] = getattr(cls, f.name).__set__
             body.append(f"_set{i}(self, {f.name})")
     if not slotted:
-        body.append("values = self.__dict__")
-        body += [f"values[{f.name!r}] = {f.name}" for f in fields]
+        # A name no field can have: in a class body, __own_dict would become _Cls__own_dict.
+        body.append("__own_dict = self.__dict__")
+        body += [f"__own_dict[{f.name!r}] = {f.name}" for f in fields]
         cls.__setstate__ = _setstate  # type: ignore[attr-defined]
     source = f"def __init__(self, {', '.join(params)}):\n" + "".join(f"    {b}\n" for b in body)
     exec(source, space)  # our own field names, as dataclasses itself does
