@@ -496,6 +496,47 @@ def test_a_worker_that_dies_loses_only_the_file_it_was_on(
     assert "died" in next(x for x in items if isinstance(x, UnreadableFile)).reason
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers forked; SIGALRM")
+def test_a_worker_killed_halfway_through_a_message_does_not_hang_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Killed (out of memory, say) while a chunk was half written to the pipe: the parent had
+    # read the length and would wait for the rest for ever.
+    import os
+    import signal
+    import struct
+    from multiprocessing import connection
+
+    marker = NEW_PMIDS[0]
+    doomed = tmp_path / "doomed.xml"
+    doomed.write_bytes(NEW.read_bytes().replace(marker.encode(), b"99999999"))
+    parent = os.getpid()
+    real_send = connection.Connection.send_bytes
+
+    def dies_halfway(self: Any, buf: Any, *args: Any) -> None:
+        data = bytes(buf)
+        if os.getpid() != parent and b"99999999" in data:
+            os.write(self.fileno(), struct.pack("!i", len(data)) + data[: len(data) // 2])
+            os._exit(1)
+        real_send(self, buf, *args)
+
+    def stuck(*_: object) -> None:
+        raise TimeoutError("no progress in 30 s")
+
+    monkeypatch.setattr(connection.Connection, "send_bytes", dies_halfway)
+    previous = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(30)
+    try:
+        # Last, so that the dying worker cannot have taken a later file (lost with it).
+        paths = [str(OLD), str(NEW), str(OLD), str(doomed)]
+        items = list(parse_files(paths, jobs=2, roles=False))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert pmids(items) == [*OLD_PMIDS, *NEW_PMIDS, *OLD_PMIDS, f"ERROR {doomed}"]
+    assert "died" in next(x for x in items if isinstance(x, UnreadableFile)).reason
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="named pipes")
 def test_a_worker_runs_only_a_few_files_ahead_of_the_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -24,8 +24,9 @@ file's chunks to a temporary file instead of waiting, so workers never take turn
 stays bounded; and no worker takes a file while the files in progress and the spill files
 not read yet add up to twice the workers, so spill files stay few. A worker killed by the
 system (out of memory, say) loses the file it was on and what it had finished that the
-parent had not read yet, each named ("the worker process parsing it died"); killed while
-sending a chunk, it can leave the run waiting for the rest (Ctrl-C ends it).
+parent had not read yet, each named ("the worker process parsing it died"), even when it
+dies halfway through sending a chunk: each worker's pipe has one writing end, its own, so its
+death ends the pipe.
 """
 
 from __future__ import annotations
@@ -37,13 +38,13 @@ import itertools
 import multiprocessing
 import os
 import pickle
-import queue
 import shutil
 import signal
 import stat
 import struct
 import sys
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -401,7 +402,7 @@ def _ship(articles: list[Article], fmt: str | None) -> bytes:
         from cytoreview.export import render_records
 
         return render_records(articles, fmt)
-    # Pickled here, not by the queue's feeder thread: chunks waiting in a worker are then
+    # Pickled here, not by the outbox's thread: chunks waiting in a worker are then
     # compact bytes rather than live objects several times their size.
     return pickle.dumps(encode_articles(articles), protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -439,11 +440,49 @@ class _ClaimedFiles:
             yield index, self.paths[index]
 
 
+class _Outbox:
+    """A worker's end of its pipe to the parent. A thread writes the messages, so the worker
+    never waits for the parent to read (a multiprocessing.Queue does the same, but every
+    process forked after it holds its writing end, the parent too, so the death of the
+    worker halfway through a message would leave the parent waiting for the rest)."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._items: deque[bytes | None] = deque()
+        self._ready = threading.Condition()
+        self._thread = threading.Thread(target=self._send_all, daemon=True)
+        self._thread.start()
+
+    def put(self, message: tuple[Any, ...]) -> None:
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        with self._ready:
+            self._items.append(data)
+            self._ready.notify()
+
+    def close(self) -> None:
+        """Wait until every message is written (the process would end the thread)."""
+        with self._ready:
+            self._items.append(None)
+            self._ready.notify()
+        self._thread.join()
+        self._conn.close()
+
+    def _send_all(self) -> None:
+        while True:
+            with self._ready:
+                while not self._items:
+                    self._ready.wait()
+                data = self._items.popleft()
+            if data is None:
+                return
+            self._conn.send_bytes(data)
+
+
 def _worker(
     jobs: _ClaimedFiles,
     roles: bool,
     chunk_size: int,
-    out: Any,
+    conn: Any,
     slots: Any,
     fmt: str | None,
     spill_dir: str,
@@ -453,9 +492,25 @@ def _worker(
     ``stats`` is None except on the last message of a file, which also names the spill file
     if no slot was free at some point: the file's remaining chunks, as frames. A chunk takes
     one of ``slots`` (the parent frees it on receipt); the last message takes none, and
-    ``out`` has no size limit, so nothing here ever waits for the parent.
+    the outbox has no size limit, so nothing here ever waits for the parent.
     """
     _init_worker()
+    out = _Outbox(conn)
+    try:
+        _work(jobs, roles, chunk_size, out, slots, fmt, spill_dir)
+    finally:
+        out.close()
+
+
+def _work(
+    jobs: _ClaimedFiles,
+    roles: bool,
+    chunk_size: int,
+    out: _Outbox,
+    slots: Any,
+    fmt: str | None,
+    spill_dir: str,
+) -> None:
     for index, path in jobs:
         stats = ParseStats()
         reason = None
@@ -477,8 +532,9 @@ def _worker(
         finally:
             if spill is not None:
                 spill.close()
-        # Waiting here (a full queue) would make a worker that is ahead take turns with the
-        # others, while the parent is still on an earlier file, instead of starting the next.
+        # Waiting here (for the parent to read) would make a worker that is ahead take turns
+        # with the others, while the parent is still on an earlier file, instead of starting
+        # the next.
         out.put((index, b"", 0, stats, reason, spill.name if spill is not None else None))
         if spill is None:
             jobs.tickets.release()  # else the parent does, once it has read the spill file
@@ -702,11 +758,10 @@ def _parsed_chunks(
     workers = min(jobs, len(paths))
     ctx = _context()
     spill_dir = tempfile.mkdtemp(prefix="cytoreview-")
-    queues: list[Any] = []
+    inbox: list[Any] = []  # the reading end of each worker's pipe
     procs: list[Any] = []
     dead: set[int] = set()
     try:
-        queues += [ctx.Queue() for _ in range(workers)]
         slots = [ctx.BoundedSemaphore(_SPILL_DEPTH) for _ in range(workers)]
         next_file = ctx.Value("q", 0)
         # Written under next_file's lock; the parent reads each slot once it is set.
@@ -714,32 +769,40 @@ def _parsed_chunks(
         # A file in progress holds a ticket, and so does a spill file until it is read.
         tickets = ctx.Semaphore(_TICKETS * workers)
         started = ctx.Semaphore(0)
-        procs += [
-            ctx.Process(
+        for k in range(workers):
+            # Each pipe is made just before its worker starts and its writing end closed here
+            # just after, so no other process holds it: the worker's death ends the pipe.
+            reader, writer = ctx.Pipe(duplex=False)
+            inbox.append(reader)
+            procs.append(ctx.Process(
                 target=_worker,
-                args=(_ClaimedFiles(paths, next_file, owner, tickets, started, w),
-                      roles, chunk_size, queues[w], slots[w], fmt, spill_dir),
+                args=(_ClaimedFiles(paths, next_file, owner, tickets, started, k),
+                      roles, chunk_size, writer, slots[k], fmt, spill_dir),
                 daemon=True,
-            )
-            for w in range(workers)
-        ]
-        for proc in procs:
-            proc.start()
+            ))
+            try:
+                procs[-1].start()
+            finally:
+                writer.close()
         for _ in procs:
             started.release()
         for index, path in enumerate(paths):
             # A worker's files come in input order and so do its messages: once file
-            # ``index`` is claimed, the next message in its worker's queue is about it.
+            # ``index`` is claimed, the next message in its worker's pipe is about it.
             w = _claimed_by(owner, index, procs)
             while w is not None and w not in dead:
-                try:
-                    got, data, count, file_stats, reason, spill = queues[w].get(
-                        timeout=_POLL_SECONDS
-                    )
-                except queue.Empty:
-                    if not procs[w].is_alive() and queues[w].empty():
+                if not inbox[w].poll(_POLL_SECONDS):
+                    # Gone with nothing left to read, though the pipe did not end (a process
+                    # that should not hold its writing end does).
+                    if not procs[w].is_alive() and not inbox[w].poll():
                         dead.add(w)
                     continue
+                try:
+                    message = inbox[w].recv_bytes()
+                except (EOFError, OSError):  # the worker is gone, maybe halfway through
+                    dead.add(w)
+                    continue
+                got, data, count, file_stats, reason, spill = pickle.loads(message)
                 if got != index:  # cannot happen unless a worker broke its order
                     raise RuntimeError(f"worker sent file {got} while file {index} was due")
                 if count:
@@ -764,9 +827,8 @@ def _parsed_chunks(
         for proc in procs:
             if proc.pid is not None:  # started (Ctrl-C can come while they start)
                 proc.join()
-        for q in queues:
-            q.close()
-            q.join_thread()
+        for reader in inbox:
+            reader.close()
         shutil.rmtree(spill_dir, ignore_errors=True)
 
 
