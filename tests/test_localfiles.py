@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import pickle
 import random
@@ -693,3 +694,95 @@ def test_pipes_fed_together_far_apart_in_the_input_both_drain(
         signal.alarm(0)
         signal.signal(signal.SIGALRM, before)
     assert pmids(items) == [*OLD_PMIDS, *NEW_PMIDS * 6, *OLD_PMIDS]
+
+
+def _processes_with(marker: str) -> list[int]:
+    """Processes whose command line holds ``marker`` (a forked worker has its parent's)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:  # gone meanwhile
+                continue
+            if marker.encode() in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def _parse_stuck_on_a_pipe(tmp_path: Path) -> tuple[Any, str, Path]:
+    """``cytoreview parse`` in a subprocess, its workers started, one waiting on a pipe that
+    nobody writes: (the process, the marker in its workers' command lines, its TMPDIR)."""
+    import os
+    import time
+
+    fifo = tmp_path / "never-written"
+    os.mkfifo(fifo)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cytoreview", "parse", str(fifo), str(NEW), "--jobs", "2",
+         "-f", "jsonl", "-o", str(tmp_path / "out.jsonl")],
+        env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while len(_processes_with(str(fifo))) < 3:  # the command and its two workers
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+        time.sleep(0.05)
+    assert [p.name[:11] for p in tmp.iterdir()] == ["cytoreview-"]  # the spill folder
+    return proc, str(fifo), tmp
+
+
+def _kill_all(marker: str) -> None:
+    """Whatever a failed test left behind."""
+    import os
+    import signal
+
+    for pid in _processes_with(marker):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _gone(marker: str, seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while _processes_with(marker):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc, named pipes")
+def test_sigterm_stops_parse_like_ctrl_c_leaving_nothing_behind(tmp_path: Path) -> None:
+    # `timeout`, `kill` and batch schedulers send SIGTERM to the command alone.
+    import signal
+
+    proc, marker, tmp = _parse_stuck_on_a_pipe(tmp_path)
+    try:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 130
+        assert _gone(marker, 10)  # before reading stderr: a worker left would hold it open
+        err = proc.stderr.read()
+        assert "interrupted" in err and "Traceback" not in err
+        assert list(tmp.iterdir()) == []
+    finally:
+        _kill_all(marker)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc, named pipes")
+def test_workers_leave_when_parse_is_killed_outright(tmp_path: Path) -> None:
+    # SIGKILL (or the out-of-memory killer) gives the command no chance to stop its workers:
+    # they notice that their parent is gone, remove their spill folder and exit.
+    import signal
+
+    proc, marker, tmp = _parse_stuck_on_a_pipe(tmp_path)
+    try:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert _gone(marker, 10)
+        assert list(tmp.iterdir()) == []
+    finally:
+        _kill_all(marker)

@@ -24,6 +24,7 @@ from . import __version__
 from .errors import CytoreviewError, ExitStatus, Interrupted, InvalidInput, UnreadableFile
 from .ids import Identifier
 from .model import Article
+from .procs import terminate_as_interrupt
 
 _T = TypeVar("_T")
 
@@ -512,6 +513,7 @@ def _main(
 
 def main() -> None:
     """Console-script entry point: the last guard against tracebacks."""
+    terminate_as_interrupt()
     try:
         app()
     except KeyboardInterrupt:

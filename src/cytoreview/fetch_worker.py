@@ -11,13 +11,13 @@ functions to them by reference, so they must stay module-level.
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from . import parse
 from .cache import Cache
 from .model import Article
+from .procs import init_worker
 from .wire import encode_articles
 
 __all__ = ["annotate", "digest", "digest_cached_in_worker", "digest_in_worker", "warm_worker"]
@@ -50,7 +50,7 @@ def warm_worker(roles: bool, cache_dir: str | None) -> None:
     the parent's shutdown ends it.
     """
     global _worker_cache
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    init_worker()
     if cache_dir is not None:
         _worker_cache = Cache(Path(cache_dir))
     # One small record through the whole path: the model, lazy imports and first-call setup

@@ -39,7 +39,6 @@ import multiprocessing
 import os
 import pickle
 import shutil
-import signal
 import stat
 import struct
 import sys
@@ -58,6 +57,7 @@ from cytoreview.blocks import BLOCK_BYTES, Unsplittable, blocks
 from cytoreview.errors import UnreadableFile
 from cytoreview.model import Article
 from cytoreview.parse import ParseStats, Readable, iter_articles
+from cytoreview.procs import init_worker
 from cytoreview.wire import decode_articles, encode_articles
 
 __all__ = [
@@ -475,7 +475,10 @@ class _Outbox:
                 data = self._items.popleft()
             if data is None:
                 return
-            self._conn.send_bytes(data)
+            try:
+                self._conn.send_bytes(data)
+            except OSError:  # the parent is gone, or has closed the pipe: nobody will read
+                os._exit(1)
 
 
 def _worker(
@@ -494,7 +497,7 @@ def _worker(
     one of ``slots`` (the parent frees it on receipt); the last message takes none, and
     the outbox has no size limit, so nothing here ever waits for the parent.
     """
-    _init_worker()
+    _init_worker(spill_dir)
     out = _Outbox(conn)
     try:
         _work(jobs, roles, chunk_size, out, slots, fmt, spill_dir)
@@ -540,9 +543,8 @@ def _work(
             jobs.tickets.release()  # else the parent does, once it has read the spill file
 
 
-def _init_worker() -> None:
-    # Ctrl-C goes to the whole process group; the parent decides what happens.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _init_worker(spill_dir: str | None = None) -> None:
+    init_worker(leftovers=spill_dir)
     gc.set_threshold(50_000, 20, 100)  # see _fewer_collections
 
 

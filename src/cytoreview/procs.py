@@ -1,0 +1,54 @@
+"""Signals for the command and its worker processes.
+
+The command ends the same way whether a person presses Ctrl-C or a scheduler sends SIGTERM
+(``timeout``, ``kill``, a batch system cancelling a job): what was fetched is kept, workers
+are stopped and temporary files removed (:func:`terminate_as_interrupt`). Workers leave that
+to the parent: they ignore Ctrl-C (it reaches the whole process group), die at once on
+SIGTERM, and exit by themselves if the parent is killed outright (SIGKILL, out of memory),
+which would otherwise leave them asleep for ever with their spill files on disk
+(:func:`init_worker`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import threading
+import time
+from types import FrameType
+
+__all__ = ["ORPHAN_POLL_SECONDS", "init_worker", "terminate_as_interrupt"]
+
+#: How often a worker looks whether its parent is still there.
+ORPHAN_POLL_SECONDS = 0.5
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def terminate_as_interrupt() -> None:
+    """In the command's process: SIGTERM is handled like Ctrl-C (exit status 130)."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def init_worker(leftovers: str | None = None) -> None:
+    """In a worker process, first thing: the parent decides on Ctrl-C, SIGTERM ends the
+    worker (a forked worker inherits the parent's handler, which would raise in it), and the
+    worker exits, removing ``leftovers`` (a directory), once its parent is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    parent = os.getppid()
+    threading.Thread(
+        target=_exit_with_parent, args=(parent, leftovers), name="orphan-watch", daemon=True
+    ).start()
+
+
+def _exit_with_parent(parent: int, leftovers: str | None) -> None:
+    # An orphan is adopted by another process (init, or a subreaper): its parent id changes.
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_POLL_SECONDS)
+    if leftovers is not None:
+        shutil.rmtree(leftovers, ignore_errors=True)
+    os._exit(1)
