@@ -259,6 +259,23 @@ def test_csv_reads_back_with_the_csv_module_and_opens_in_excel() -> None:
     assert rows[3]["retracted"] == "true" and rows[0]["retracted"] == "false"
 
 
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_start_with_an_apostrophe() -> None:
+    article = dataclasses.replace(
+        all_articles()[0],
+        title='=HYPERLINK("http://example.org/x","click")',
+        keywords=("-1082 A/G", "IL-10"),  # PMID 34090357's keywords: #NAME? in Excel
+        volume="-5",  # a number, which a spreadsheet shows as one
+        issue="@home",
+        pages="+1",
+    )
+    text, _ = _export("csv", [article])
+    row = next(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
+    assert row["title"] == "'" + article.title
+    assert row["keywords"] == "'-1082 A/G; IL-10"
+    assert (row["volume"], row["issue"], row["pages"]) == ("-5", "'@home", "+1")
+    assert row["pmid"] == article.pmid
+
+
 def test_ris_reads_back_with_rispy() -> None:
     text, count = _export("ris")
     entries = rispy.loads(text)
@@ -283,8 +300,8 @@ def test_ris_reads_back_with_rispy() -> None:
     assert nasty["start_page"] == "e123" and "end_page" not in nasty
     assert nasty["authors"] == [
         "Müller-Østergaard, Zoë",
-        "ECOG & ACRIN Group and Friends",
-        "O'Brien, Jr, J. P.",
+        "ECOG & ACRIN Group and Friends,",  # the trailing comma marks a corporate author
+        "O'Brien, J. P., Jr",  # RIS: Lastname, Firstname, Suffix
     ]
     assert nasty["keywords"][:3] == ["IFN-α", "T_reg", "IL-2/IL-2R"]
     assert any("RETRACTED" in note for note in nasty["notes"])
@@ -354,6 +371,46 @@ def test_bibtex_reads_back_with_bibtexparser_and_latex_decodes_exactly() -> None
     assert nasty["note"] == "RETRACTED ARTICLE"
 
 
+AWKWARD_NAMES = (
+    Author("Slivjak", "Elizabeth T", "ET", ", MA"),  # PMID 33886442's suffix, comma and all
+    Author(collective_name="EORTC Quality of Life, Gastro-intestinal Groups"),  # 32767619
+    Author("Mammen", "Pradeep P A", "PPA", "Jr"),  # 16919692
+    Author("Smith", "And", "A"),  # 33300983 has a ForeName "And"
+    Author("Doe", "John", "J"),
+)
+
+
+def test_awkward_names_keep_their_parts_in_ris() -> None:
+    article = dataclasses.replace(all_articles()[0], authors=AWKWARD_NAMES)
+    text, _ = _export("ris", [article])
+    assert rispy.loads(text)[0]["authors"] == [
+        "Slivjak, Elizabeth T, MA",
+        "EORTC Quality of Life; Gastro-intestinal Groups,",
+        "Mammen, Pradeep P A, Jr",
+        "Smith, And",
+        "Doe, John",
+    ]
+
+
+def test_awkward_names_keep_their_parts_in_bibtex() -> None:
+    from bibtexparser.middlewares import SplitNameParts
+
+    article = dataclasses.replace(all_articles()[0], authors=AWKWARD_NAMES)
+    text, _ = _export("bibtex", [article])
+    # Name parts as BibTeX reads them: too many commas in a name, or an "and" inside one,
+    # would fail or split it.
+    library = parse_string(text, append_middleware=[SeparateCoAuthors(), SplitNameParts()])
+    assert not library.failed_blocks
+    names = [(n.last, n.jr, n.first) for n in library.entries[0]["author"]]
+    assert names == [
+        (["Slivjak"], ["MA"], ["Elizabeth", "T"]),
+        (["{EORTC Quality of Life, Gastro-intestinal Groups}"], [], []),
+        (["Mammen"], ["Jr"], ["Pradeep", "P", "A"]),
+        (["Smith"], [], ["{And}"]),
+        (["Doe"], [], ["John"]),
+    ]
+
+
 def test_bibtex_escapes_latex_and_writes_accents_and_greek_as_macros() -> None:
     text, _ = _export("bibtex", [nasty_article()])
     title = parse_string(text).entries[0].fields_dict["title"].value
@@ -367,6 +424,16 @@ def test_bibtex_escapes_latex_and_writes_accents_and_greek_as_macros() -> None:
     assert "{IL-2}" in title and "{IFN-{$\\alpha$}}" in title, "acronyms keep their case"
     journal = parse_string(text).entries[0].fields_dict["journal"].value
     assert journal == r"J. Immunother. \& Cancer\_Res \{{$\Omega$}\}"
+
+
+def test_bibtex_writes_compatibility_characters_in_ascii() -> None:
+    # From the shared files' titles: non-breaking hyphens, a BOM, a ligature, Roman numerals,
+    # subscripts; raw, they stop a pdflatex run.
+    title = "CO\u2082 \ufb02ow\u2011rate in type \u2161 cells\ufeff (T2\u2217)"
+    text, _ = _export("bibtex", [Article(pmid="1", title=title, year=2000)])
+    raw = parse_string(text).entries[0].fields_dict["title"].value
+    assert raw.isascii()
+    assert LatexNodes2Text().latex_to_text(raw) == "CO2 flow-rate in type II cells (T2∗)"
 
 
 def test_bibtex_unbalanced_braces_cannot_break_the_entry() -> None:

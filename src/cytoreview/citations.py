@@ -66,7 +66,7 @@ def ris_record(article: Article) -> str:
     chapter = _is_chapter(article)
     kind = "CHAP" if chapter else "BOOK" if article.record_type == "book" else "JOUR"
     lines: list[tuple[str, str]] = [("TY", kind), ("TI", article.title)]
-    lines += [("AU", sortable_name(a)) for a in article.authors]
+    lines += [("AU", ris_name(a)) for a in article.authors]
     if article.year is not None:
         lines.append(("PY", str(article.year)))
         month = pub_month(article)
@@ -154,8 +154,14 @@ _LATEX_OTHER = {
     "→": r"{$\rightarrow$}", "∼": r"{$\sim$}", "°": r"\textdegree{}", "…": r"\ldots{}",
     "–": "--", "—": "---", "\u00a0": "~", "ß": r"{\ss}", "ø": r"{\o}", "Ø": r"{\O}",
     "æ": r"{\ae}", "Æ": r"{\AE}", "œ": r"{\oe}", "Œ": r"{\OE}", "ł": r"{\l}", "Ł": r"{\L}",
-    "ı": r"{\i}",
+    "ı": r"{\i}", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2217": r"{$\ast$}",
+    "\ufeff": "", "\u200b": "",
 }  # fmt: skip
+# Compatibility characters whose plain form is ASCII: ligatures ("ﬂ"), Roman numerals ("Ⅱ"),
+# full-width forms; sub- and superscript digits and signs as LaTeX writes them. pdflatex's
+# UTF-8 input knows few of these.
+_COMPAT_FORMS = {"<compat>": "{}", "<wide>": "{}", "<narrow>": "{}", "<font>": "{}",
+                 "<sub>": r"\textsubscript{{{}}}", "<super>": r"\textsuperscript{{{}}}"}
 _ACCENTS = {
     "\u0300": "`", "\u0301": "'", "\u0302": "^", "\u0303": "~", "\u0304": "=", "\u0306": "u",
     "\u0307": ".", "\u0308": '"', "\u030a": "r", "\u030b": "H", "\u030c": "v", "\u0323": "d",
@@ -197,6 +203,10 @@ def _latex_char(ch: str) -> str:
         for mark in marks:
             base = f"\\{_ACCENTS[mark]}{{{base}}}"
         return "{" + base + "}"
+    form = _COMPAT_FORMS.get(unicodedata.decomposition(ch).split(" ", 1)[0])
+    plain = unicodedata.normalize("NFKC", ch)
+    if form is not None and plain.isascii() and plain.strip():
+        return form.format("".join(_latex_char(c) for c in plain))
     # Anything else stays UTF-8: biber, JabRef, Zotero and LaTeX's UTF-8 input take it.
     return ch
 
@@ -238,21 +248,43 @@ def latex_title(title: str) -> str:
     return " ".join(protected)
 
 
-def sortable_name(author: Author) -> str:
-    """``Wysocki, Piotr J`` (RIS and BibTeX order); a collective name as it is."""
-    if author.collective_name or not author.last_name:
-        return author.collective_name or author.name
+def _name_part(text: str | None) -> str:
+    # Both formats separate a name's parts with commas, so a part cannot hold one: PubMed has
+    # suffixes such as ", MA", which made "Slivjak, , MA, Elizabeth T" (too many commas).
+    return " ".join(text.replace(",", " ").split()) if text else ""
+
+
+def _name_parts(author: Author) -> tuple[str, str, str]:
+    """A person's last name, given names (or initials) and suffix, without commas."""
     given = author.fore_name or " ".join(f"{i}." for i in author.initials or "")
-    parts = [author.last_name, *([author.suffix] if author.suffix else []), given]
-    return ", ".join(p for p in parts if p)
+    return _name_part(author.last_name), _name_part(given), _name_part(author.suffix)
+
+
+def _is_person(author: Author) -> bool:
+    return not author.collective_name and bool(author.last_name)
+
+
+def ris_name(author: Author) -> str:
+    """``Wysocki, Piotr J``; ``Mammen, Pradeep P A, Jr`` (RIS puts the suffix last); a
+    collective name ends with a comma, as reference managers read a corporate author, its
+    own commas made semicolons so that no part of it is taken for a first name."""
+    if not _is_person(author):
+        return (author.collective_name or author.name).replace(",", ";") + ","
+    return ", ".join(p for p in _name_parts(author) if p)
+
+
+_BIBTEX_AND = re.compile(r"\band\b", re.IGNORECASE)
 
 
 def _bibtex_author(author: Author) -> str:
-    if author.collective_name or not author.last_name:
-        # Braced whole, or BibTeX would split "Group and Friends" or take the last word as
-        # the surname.
+    """``Mammen, Jr, Pradeep P A`` (BibTeX's "von Last, Jr, First"); a collective name braced
+    whole, or BibTeX would split "Group and Friends" or take its last word as the surname."""
+    if not _is_person(author):
         return "{" + latex(author.collective_name or author.name) + "}"
-    return latex(sortable_name(author))
+    last, given, suffix = _name_parts(author)
+    name = ", ".join(latex(p) for p in (last, suffix, given) if p)
+    # BibTeX splits authors at "and" in any case: a name part "And" would split one in two.
+    return _BIBTEX_AND.sub(lambda m: "{" + m.group(0) + "}", name)
 
 
 _STOPWORDS = frozenset(

@@ -10,7 +10,11 @@ Choices a user notices:
 * CSV follows RFC 4180 (CRLF, quotes doubled) and starts with a UTF-8 byte order mark: without
   it Excel reads UTF-8 as the local code page and "IFN-α" arrives as "IFN-Î±". Python's csv
   module, pandas (``encoding="utf-8-sig"``), LibreOffice and Google Sheets all accept it. Open
-  the output stream with ``newline=""`` so the CRLFs are not translated again.
+  the output stream with ``newline=""`` so the CRLFs are not translated again. A text cell
+  that a spreadsheet would take for a formula (``=``, ``+``, ``-`` or ``@`` first, as in the
+  keyword "-1082 A/G" or a crafted title ``=HYPERLINK(...)``) starts with an apostrophe, which
+  spreadsheets read as "text follows" (OWASP's advice against formula injection); numbers such
+  as "-5" are left alone.
 * RIS and BibTeX (:mod:`cytoreview.citations`) carry what Zotero, EndNote and JabRef import.
 """
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,6 +37,8 @@ from cytoreview.citations import LIST_SEPARATOR
 from cytoreview.model import Article
 
 FORMATS = ("table", "json", "jsonl", "md", "csv", "ris", "bibtex")
+_FORMULA_START = frozenset("=+-@\t\r")
+_NUMBER = re.compile(r"[-+]?[0-9]+(?:[.,][0-9]+)?")
 
 CSV_COLUMNS = (
     "pmid", "doi", "pmcid", "title", "authors", "journal", "journal_iso", "year", "pub_date",
@@ -96,7 +103,7 @@ def render_records(articles: Iterable[Article], fmt: str) -> bytes:
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-        writer.writerows([[row[c] for c in CSV_COLUMNS] for row in map(csv_row, articles)])
+        writer.writerows([_csv_cells(row) for row in map(csv_row, articles)])
         return buffer.getvalue().encode("utf-8")
     raise ValueError(f"{fmt!r} is not one of {', '.join(RENDERED_FORMATS)}")
 
@@ -189,6 +196,13 @@ def csv_row(article: Article) -> dict[str, str]:
         "url": article.pubmed_url,
         "doi_url": digest.doi_url(article.doi) if article.doi else "",
     }
+
+
+def _csv_cells(row: dict[str, str]) -> list[str]:
+    cells = [row[c] for c in CSV_COLUMNS]
+    return [
+        "'" + v if v[:1] in _FORMULA_START and not _NUMBER.fullmatch(v) else v for v in cells
+    ]
 
 
 def _write_csv(articles: Iterable[Article], out: TextIO, provenance: Provenance) -> int:
