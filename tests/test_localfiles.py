@@ -710,8 +710,24 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
-def _parse_stuck_on_a_pipe(tmp_path: Path) -> tuple[Any, str, Path]:
-    """``cytoreview parse`` in a subprocess, its workers started, one waiting on a pipe that
+# `cytoreview parse` whose workers, once forked, take ``argv[1]`` seconds to set themselves up
+# (as on a loaded machine).
+_SLOW_WORKERS = """
+import sys, time
+from cytoreview import localfiles
+from cytoreview.cli import main
+real = localfiles.init_worker
+def slow(*args, **kwargs):
+    time.sleep(float(delay))
+    real(*args, **kwargs)
+localfiles.init_worker = slow
+delay = sys.argv.pop(1)
+main()
+"""
+
+
+def _parse_stuck_on_a_pipe(tmp_path: Path, slow_start: float) -> tuple[Any, str, Path]:
+    """``cytoreview parse`` in a subprocess, its workers forked, one to wait on a pipe that
     nobody writes: (the process, the marker in its workers' command lines, its TMPDIR)."""
     import os
     import time
@@ -721,8 +737,8 @@ def _parse_stuck_on_a_pipe(tmp_path: Path) -> tuple[Any, str, Path]:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cytoreview", "parse", str(fifo), str(NEW), "--jobs", "2",
-         "-f", "jsonl", "-o", str(tmp_path / "out.jsonl")],
+        [sys.executable, "-c", _SLOW_WORKERS, str(slow_start), "parse", str(fifo), str(NEW),
+         "--jobs", "2", "-f", "jsonl", "-o", str(tmp_path / "out.jsonl")],
         env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
     )
@@ -756,11 +772,15 @@ def _gone(marker: str, seconds: float) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc, named pipes")
-def test_sigterm_stops_parse_like_ctrl_c_leaving_nothing_behind(tmp_path: Path) -> None:
-    # `timeout`, `kill` and batch schedulers send SIGTERM to the command alone.
+@pytest.mark.parametrize("slow_start", [0.0, 1.0])
+def test_sigterm_stops_parse_like_ctrl_c_leaving_nothing_behind(
+    tmp_path: Path, slow_start: float
+) -> None:
+    # `kill` and batch schedulers send SIGTERM to the command (`timeout` to its whole group).
+    # With slow_start, it reaches workers not yet set up: they must end quietly too.
     import signal
 
-    proc, marker, tmp = _parse_stuck_on_a_pipe(tmp_path)
+    proc, marker, tmp = _parse_stuck_on_a_pipe(tmp_path, slow_start)
     try:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 130
@@ -773,12 +793,14 @@ def test_sigterm_stops_parse_like_ctrl_c_leaving_nothing_behind(tmp_path: Path) 
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc, named pipes")
-def test_workers_leave_when_parse_is_killed_outright(tmp_path: Path) -> None:
+@pytest.mark.parametrize("slow_start", [0.0, 1.0])
+def test_workers_leave_when_parse_is_killed_outright(tmp_path: Path, slow_start: float) -> None:
     # SIGKILL (or the out-of-memory killer) gives the command no chance to stop its workers:
-    # they notice that their parent is gone, remove their spill folder and exit.
+    # they notice that their parent is gone, remove their spill folder and exit. With
+    # slow_start the parent is gone before they are set up.
     import signal
 
-    proc, marker, tmp = _parse_stuck_on_a_pipe(tmp_path)
+    proc, marker, tmp = _parse_stuck_on_a_pipe(tmp_path, slow_start)
     try:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)

@@ -489,6 +489,7 @@ def _worker(
     slots: Any,
     fmt: str | None,
     spill_dir: str,
+    reader: Any,
 ) -> None:
     """Parse the files in order; send (index, payload, count, stats, reason, spill).
 
@@ -498,6 +499,9 @@ def _worker(
     the outbox has no size limit, so nothing here ever waits for the parent.
     """
     _init_worker(spill_dir)
+    # A forked worker holds the reading end of its own pipe too: closed, so that a parent
+    # gone away makes a write fail (EPIPE) instead of blocking for ever.
+    reader.close()
     out = _Outbox(conn)
     try:
         _work(jobs, roles, chunk_size, out, slots, fmt, spill_dir)
@@ -779,7 +783,7 @@ def _parsed_chunks(
             procs.append(ctx.Process(
                 target=_worker,
                 args=(_ClaimedFiles(paths, next_file, owner, tickets, started, k),
-                      roles, chunk_size, writer, slots[k], fmt, spill_dir),
+                      roles, chunk_size, writer, slots[k], fmt, spill_dir, reader),
                 daemon=True,
             ))
             try:

@@ -11,6 +11,7 @@ which would otherwise leave them asleep for ever with their spill files on disk
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import signal
@@ -24,12 +25,23 @@ __all__ = ["ORPHAN_POLL_SECONDS", "init_worker", "terminate_as_interrupt"]
 ORPHAN_POLL_SECONDS = 0.5
 
 
+_owner: int | None = None  # the process whose SIGTERM is an interrupt
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    if os.getpid() != _owner:
+        # A process forked from the command, hit before it set its own handler (a worker
+        # starting up): it ends as SIGTERM ends any process, not with a traceback.
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     raise KeyboardInterrupt
 
 
 def terminate_as_interrupt() -> None:
     """In the command's process: SIGTERM is handled like Ctrl-C (exit status 130)."""
+    global _owner
+    _owner = os.getpid()
     signal.signal(signal.SIGTERM, _interrupt)
 
 
@@ -39,7 +51,10 @@ def init_worker(leftovers: str | None = None) -> None:
     worker exits, removing ``leftovers`` (a directory), once its parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    parent = os.getppid()
+    # The pid the parent recorded when it made this process: os.getppid() here would already
+    # be init's if the parent died while this one started.
+    creator = multiprocessing.parent_process()
+    parent = creator.pid if creator is not None and creator.pid else os.getppid()
     threading.Thread(
         target=_exit_with_parent, args=(parent, leftovers), name="orphan-watch", daemon=True
     ).start()
