@@ -105,6 +105,24 @@ def test_html_escaped_into_an_abstract_is_dropped() -> None:
     assert "<p>" not in abstract and "o:p" not in abstract and "&nbsp;" not in abstract
 
 
+@pytest.mark.parametrize(
+    ("escaped", "text"),
+    [
+        ("CD4&amp;lt;sup&amp;gt;+&amp;lt;/sup&amp;gt; cells", "CD4+ cells"),
+        ("&lt;p class=&quot;x&quot;&gt;One.&lt;/p&gt;&lt;p /&gt;Two.", "One. Two."),
+        ("&lt;b style='color:red' &gt;bold&lt;/b &gt; text", "bold text"),
+        # Inequalities, not tags: nothing between them may go.
+        ("values &lt;b or &gt;c, x&lt;i and y&gt;j", "values <b or >c, x<i and y>j"),
+    ],
+)
+def test_escaped_html_tags_go_and_inequalities_stay(escaped: str, text: str) -> None:
+    record = (
+        "<PubmedArticle><MedlineCitation><PMID>1</PMID><Article><ArticleTitle>"
+        f"{escaped}</ArticleTitle></Article></MedlineCitation></PubmedArticle>"
+    )
+    assert parse_bytes(record.encode())[0].title == text
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(

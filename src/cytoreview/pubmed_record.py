@@ -34,11 +34,11 @@ _YEAR = re.compile(r"\b(1[5-9]\d\d|2\d\d\d)\b")
 # inside ordinary text into symbols.
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 # HTML that publishers escaped into the text ("&lt;p&gt;...&lt;o:p&gt;"): block tags separate
-# words, inline ones must not split them ("CD4<sup>+</sup>").
-_HTML_BLOCK = re.compile(r"</?(?:p|br|div|li|ul|ol|o:p)(?:\s[^<>]{0,200})?/?>", re.IGNORECASE)
-_HTML_INLINE = re.compile(
-    r"</?(?:i|b|u|em|strong|sup|sub|span|sc)(?:\s[^<>]{0,200})?/?>", re.IGNORECASE
-)
+# words, inline ones must not split them ("CD4<sup>+</sup>"). A tag has attributes with "="
+# or none: "values were <b or >c" (inequalities) is text.
+_ATTRIBUTES = r"(?:\s+[^<>=]{0,100}=[^<>]{0,200}|\s*)/?>"
+_HTML_BLOCK = re.compile(r"</?(?:p|br|div|li|ul|ol|o:p)" + _ATTRIBUTES, re.IGNORECASE)
+_HTML_INLINE = re.compile(r"</?(?:i|b|u|em|strong|sup|sub|span|sc)" + _ATTRIBUTES, re.IGNORECASE)
 _AUTHOR_TAGS = (
     "Author",
     "LastName",
