@@ -607,10 +607,19 @@ def test_book_chapter_is_cited_as_a_chapter_of_its_book() -> None:
     assert entry["type_of_reference"] == "CHAP"
     assert (entry["title"], entry["secondary_title"]) == ("Example Syndrome", "Test Reviews®")
     assert entry["publisher"] == "University of Nowhere"
+    # ED, not A2: Zotero reads A2 of a whole book as its series editor; ED is the editor for
+    # every type in Zotero and EndNote (rispy, on the 2011 tag list, leaves it unmapped).
+    assert entry["unknown_tag"]["ED"] == ["Editor, Erin"]
+    assert entry["place_published"] == "Springfield"
+    assert entry["authors"] == ["Writer, Wendy A"]
     (bib,) = _bibtex_library(_export("bibtex", [chapter])[0], decode=True).entries
     assert bib.entry_type == "incollection"
     assert bib.fields_dict["booktitle"].value == "Test Reviews®"
     assert bib.fields_dict["publisher"].value == "University of Nowhere"
+    assert bib.fields_dict["editor"].value == ["Editor, Erin"]
+    assert bib.fields_dict["address"].value == "Springfield"
+    record = chapter.to_dict()
+    assert (record["editors"], record["publisher_location"]) == (["Editor E"], "Springfield")
     # A whole book (its title is the book's) stays a book.
     whole = Article(pmid="2", title="Test Reviews", record_type="book", book_title="Test Reviews")
     assert rispy.loads(_export("ris", [whole])[0])[0]["type_of_reference"] == "BOOK"

@@ -348,6 +348,8 @@ def test_book_article() -> None:
     assert book.publication_types == ("Review",)
     # A chapter keeps the book it belongs to (flattened like any title) and its publisher.
     assert (book.book_title, book.publisher) == ("Test Reviews®", "University of Nowhere")
+    assert book.publisher_location == "Springfield"
+    assert [e.name for e in book.editors] == ["Editor E"]
     assert book.journal is None and book.container == "Test Reviews®"
 
 

@@ -78,8 +78,11 @@ def ris_record(article: Article) -> str:
         lines.append(("J2", article.journal_iso))
     if chapter and article.book_title:
         lines.append(("T2", article.book_title))
+    lines += [("ED", ris_name(e)) for e in article.editors]
     if article.publisher:
         lines.append(("PB", article.publisher))
+    if article.publisher_location:
+        lines.append(("CY", article.publisher_location))
     for tag, value in (("VL", article.volume), ("IS", article.issue)):
         if value:
             lines.append((tag, value))
@@ -380,7 +383,9 @@ def bibtex_entry(article: Article, key: str, start_page: str, end_page: str) -> 
         ("title", latex_title(article.title)),
         ("journal", latex(article.journal)),
         ("booktitle", latex(article.book_title) if _is_chapter(article) else ""),
+        ("editor", " and ".join(_bibtex_author(e) for e in article.editors)),
         ("publisher", latex(article.publisher)),
+        ("address", latex(article.publisher_location)),
         ("year", "" if article.year is None else str(article.year)),
         ("month", _MONTHS[month - 1] if (month := pub_month(article)) else ""),
         ("volume", latex(article.volume)),

@@ -280,6 +280,8 @@ class Article:
     record_type: Literal["article", "book"] = "article"
     book_title: str | None = None  # books and book chapters: ``Book/BookTitle``
     publisher: str | None = None  # books: ``Book/Publisher/PublisherName``
+    publisher_location: str | None = None  # books: ``Book/Publisher/PublisherLocation``
+    editors: tuple[Author, ...] = ()  # books: the book's ``AuthorList Type="editors"``
     sentences: tuple[Sentence, ...] = ()
     summary: Summary = field(default_factory=Summary)
 
@@ -346,6 +348,8 @@ class Article:
             "record_type": self.record_type,
             "book_title": self.book_title,
             "publisher": self.publisher,
+            "publisher_location": self.publisher_location,
+            "editors": [e.name for e in self.editors],
             "retracted": self.retracted,
             "vernacular_title": self.vernacular_title,
             "languages": self.languages,

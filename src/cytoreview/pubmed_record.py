@@ -495,9 +495,20 @@ def _book_article(record: Any) -> Article:
     if doi is None or pmcid is None:
         more_doi, more_pmcid = _article_ids(record.find("PubmedBookData/ArticleIdList"))
         doi, pmcid = doi or more_doi, pmcid or more_pmcid
-    # The document's own AuthorList; a Type="editors" list names the book's editors.
+    # The document's own AuthorList; a Type="editors" list (the book's, or the document's)
+    # names the book's editors.
     author_list = next(
         (a for a in document.iterchildren("AuthorList") if a.get("Type") != "editors"), None
+    )
+    editor_list = next(
+        (
+            a
+            for parent in (book, document)
+            if parent is not None
+            for a in parent.iterchildren("AuthorList")
+            if a.get("Type") == "editors"
+        ),
+        None,
     )
     keywords = [
         t
@@ -527,6 +538,10 @@ def _book_article(record: Any) -> Article:
         record_type="book",
         book_title=book_title or None,
         publisher=_opt(book.find("Publisher/PublisherName")) if book is not None else None,
+        editors=_authors(editor_list),
+        publisher_location=(
+            _opt(book.find("Publisher/PublisherLocation")) if book is not None else None
+        ),
     )
 
 

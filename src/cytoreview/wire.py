@@ -45,6 +45,7 @@ _FLAT = {
     _ARTICLE_FIELDS.index(name): cls
     for name, cls in (
         ("authors", Author),
+        ("editors", Author),
         ("chemicals", Chemical),
         ("sections", Section),
         ("other_abstracts", OtherAbstract),
