@@ -355,6 +355,8 @@ def test_bibtex_reads_back_with_bibtexparser_and_latex_decodes_exactly() -> None
             }[article.pages or ""]
         )
     assert raw.entries[0].fields_dict["month"].value == "oct"
+    # babel's name, which biblatex's clearlang compares with the document's language
+    assert raw.entries[0].fields_dict["language"].value == "english"
     assert "month" not in raw.entries[1].fields_dict, "no month in pub_date, none invented"
     assert _names(decoded.entries[0]) == [
         "Wysocki, Piotr J",

@@ -372,6 +372,20 @@ def _letters(n: int) -> str:
     return out
 
 
+#: PubMed's ISO 639-2 codes as the babel names biblatex expects: with ``clearlang`` it then
+#: drops the language a document is written in, where "eng" would be printed as it is.
+_BABEL = {
+    "eng": "english", "ger": "german", "rus": "russian", "fre": "french", "jpn": "japanese",
+    "ita": "italian", "spa": "spanish", "pol": "polish", "cze": "czech", "rum": "romanian",
+    "dan": "danish", "slo": "slovak", "dut": "dutch", "por": "portuguese", "chi": "chinese",
+    "swe": "swedish", "nor": "norsk", "hun": "hungarian", "bul": "bulgarian",
+    "ukr": "ukrainian", "hrv": "croatian", "gre": "greek", "afr": "afrikaans", "heb": "hebrew",
+    "tur": "turkish", "srp": "serbian", "mac": "macedonian", "fin": "finnish", "kor": "korean",
+    "ara": "arabic", "per": "farsi", "slv": "slovenian", "lit": "lithuanian", "lav": "latvian",
+    "est": "estonian", "ice": "icelandic", "cat": "catalan", "lat": "latin",
+}  # fmt: skip
+
+
 def _verbatim(text: str) -> str:
     # DOIs and URLs are printed verbatim by styles; only braces could break the entry.
     return re.sub(r"[{}\s]", "", text)
@@ -395,7 +409,7 @@ def bibtex_entry(article: Article, key: str, start_page: str, end_page: str) -> 
         ("pmid", article.pmid),
         ("pmcid", _verbatim(article.pmcid or "")),
         ("url", article.pubmed_url),
-        ("language", latex(", ".join(article.languages))),
+        ("language", latex(" and ".join(_BABEL.get(code, code) for code in article.languages))),
         ("abstract", latex(article.abstract)),
         ("keywords", latex(", ".join(article.keywords))),
         ("mesh", latex(LIST_SEPARATOR.join(article.mesh_terms))),
