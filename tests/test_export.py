@@ -379,6 +379,9 @@ AWKWARD_NAMES = (
     Author("Mammen", "Pradeep P A", "PPA", "Jr"),  # 16919692
     Author("Smith", "And", "A"),  # 33300983 has a ForeName "And"
     Author("Doe", "John", "J"),
+    Author("Kisov Khr"),  # a last name only, of two words
+    Author("Roe", suffix="Jr"),  # a suffix without a given name
+    Author(collective_name="COVCARE Group;"),
 )
 
 
@@ -391,6 +394,9 @@ def test_awkward_names_keep_their_parts_in_ris() -> None:
         "Mammen, Pradeep P A, Jr",
         "Smith, And",
         "Doe, John",
+        "Kisov Khr,",  # one field, like a corporate author
+        "Roe, , Jr",
+        "COVCARE Group,",
     ]
 
 
@@ -410,6 +416,9 @@ def test_awkward_names_keep_their_parts_in_bibtex() -> None:
         (["Mammen"], ["Jr"], ["Pradeep", "P", "A"]),
         (["Smith"], [], ["{And}"]),
         (["Doe"], [], ["John"]),
+        (["{Kisov Khr}"], [], []),
+        (["{Roe Jr}"], [], []),
+        (["{COVCARE Group;}"], [], []),
     ]
 
 
@@ -436,6 +445,30 @@ def test_bibtex_writes_compatibility_characters_in_ascii() -> None:
     raw = parse_string(text).entries[0].fields_dict["title"].value
     assert raw.isascii()
     assert LatexNodes2Text().latex_to_text(raw) == "CO2 flow-rate in type II cells (T2∗)"
+
+
+def _groups_balance(latex_text: str) -> bool:
+    depth = 0
+    for ch in latex_text.replace("\\{", "").replace("\\}", ""):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def test_bibtex_compatibility_characters_never_open_a_group_or_join_a_ligature() -> None:
+    # Full-width braces are text: "｛" once became a bare "{" that broke the entry.
+    from cytoreview.citations import latex
+
+    blocks = [(0xFF00, 0xFFEF), (0x2070, 0x209F), (0x2150, 0x218F), (0xFB00, 0xFB06)]
+    for low, high in blocks:
+        for ch in map(chr, range(low, high + 1)):
+            assert _groups_balance(latex(ch)), ch
+            assert _groups_balance(latex("x" + ch * 3)), ch
+    assert "--" not in latex("\uff0d\uff0d") and "''" not in latex("\uff07\uff07")
+    title = "The \uff5bx\uff5d and \uff5b"
+    text, _ = _export("bibtex", [Article(pmid="1", title=title, year=2000)])
+    assert not parse_string(text).failed_blocks
 
 
 def test_bibtex_unbalanced_braces_cannot_break_the_entry() -> None:

@@ -158,13 +158,18 @@ _LATEX_OTHER = {
     "–": "--", "—": "---", "\u00a0": "~", "ß": r"{\ss}", "ø": r"{\o}", "Ø": r"{\O}",
     "æ": r"{\ae}", "Æ": r"{\AE}", "œ": r"{\oe}", "Œ": r"{\OE}", "ł": r"{\l}", "Ł": r"{\L}",
     "ı": r"{\i}", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2217": r"{$\ast$}",
-    "\ufeff": "", "\u200b": "",
+    "\ufeff": "", "\u200b": "", "\u2212": "{$-$}", "⁻": r"{\textsuperscript{$-$}}",
+    "₋": r"{\textsubscript{$-$}}", "℃": r"\textdegree{}C", "℉": r"\textdegree{}F",
+    "™": r"\texttrademark{}",
 }  # fmt: skip
 # Compatibility characters whose plain form is ASCII: ligatures ("ﬂ"), Roman numerals ("Ⅱ"),
 # full-width forms; sub- and superscript digits and signs as LaTeX writes them. pdflatex's
 # UTF-8 input knows few of these.
 _COMPAT_FORMS = {"<compat>": "{}", "<wide>": "{}", "<narrow>": "{}", "<font>": "{}",
-                 "<sub>": r"\textsubscript{{{}}}", "<super>": r"\textsuperscript{{{}}}"}
+                 "<sub>": r"{{\textsubscript{{{}}}}}", "<super>": r"{{\textsuperscript{{{}}}}}"}
+# Braces from a compatibility form ("｛") are text, not TeX groups; dashes and quotes must not
+# join into ligatures ("－－" is no en dash).
+_COMPAT_ASCII = {"{": r"\textbraceleft{}", "}": r"\textbraceright{}", "-": "-{}", "'": "'{}"}
 _ACCENTS = {
     "\u0300": "`", "\u0301": "'", "\u0302": "^", "\u0303": "~", "\u0304": "=", "\u0306": "u",
     "\u0307": ".", "\u0308": '"', "\u030a": "r", "\u030b": "H", "\u030c": "v", "\u0323": "d",
@@ -209,7 +214,7 @@ def _latex_char(ch: str) -> str:
     form = _COMPAT_FORMS.get(unicodedata.decomposition(ch).split(" ", 1)[0])
     plain = unicodedata.normalize("NFKC", ch)
     if form is not None and plain.isascii() and plain.strip():
-        return form.format("".join(_latex_char(c) for c in plain))
+        return form.format("".join(_COMPAT_ASCII.get(c) or _latex_char(c) for c in plain))
     # Anything else stays UTF-8: biber, JabRef, Zotero and LaTeX's UTF-8 input take it.
     return ch
 
@@ -272,8 +277,13 @@ def ris_name(author: Author) -> str:
     collective name ends with a comma, as reference managers read a corporate author, its
     own commas made semicolons so that no part of it is taken for a first name."""
     if not _is_person(author):
-        return (author.collective_name or author.name).replace(",", ";") + ","
-    return ", ".join(p for p in _name_parts(author) if p)
+        return (author.collective_name or author.name).replace(",", ";").rstrip(" ;") + ","
+    last, given, suffix = _name_parts(author)
+    if not given:
+        # "Kisov Khr" (a last name only) must not be read as first and last name; a suffix
+        # keeps its place after an empty first name.
+        return f"{last}, , {suffix}" if suffix else f"{last},"
+    return ", ".join(p for p in (last, given, suffix) if p)
 
 
 _BIBTEX_AND = re.compile(r"\band\b", re.IGNORECASE)
@@ -285,6 +295,11 @@ def _bibtex_author(author: Author) -> str:
     if not _is_person(author):
         return "{" + latex(author.collective_name or author.name) + "}"
     last, given, suffix = _name_parts(author)
+    if not given:
+        # A last name alone ("Kisov Khr") braced, or BibTeX takes its first word for a first
+        # name; with a suffix, "Smith, Jr" would make Jr the first name, and a trailing
+        # comma is refused by some parsers: the suffix goes inside the braces.
+        return "{" + latex(" ".join(filter(None, (last, suffix)))) + "}"
     name = ", ".join(latex(p) for p in (last, suffix, given) if p)
     # BibTeX splits authors at "and" in any case: a name part "And" would split one in two.
     return _BIBTEX_AND.sub(lambda m: "{" + m.group(0) + "}", name)
@@ -337,8 +352,8 @@ def _ascii_word(text: str) -> str:
 def citation_key(article: Article) -> str:
     """``wysocki2004human``: surname, year, first significant title word, ASCII only."""
     who = ""
-    if article.authors:
-        first = article.authors[0]
+    if article.authors or article.editors:  # a book may have editors only
+        first = (article.authors or article.editors)[0]
         who = _ascii_word(first.last_name or (first.collective_name or "").split(" ")[0])
     words = [_ascii_word(w) for w in re.split(r"[\s\-/]+", article.title)]
     word = next((w for w in words if len(w) > 1 and w.isalpha() and w not in _STOPWORDS), "")
@@ -378,10 +393,10 @@ _BABEL = {
     "eng": "english", "ger": "german", "rus": "russian", "fre": "french", "jpn": "japanese",
     "ita": "italian", "spa": "spanish", "pol": "polish", "cze": "czech", "rum": "romanian",
     "dan": "danish", "slo": "slovak", "dut": "dutch", "por": "portuguese", "chi": "chinese",
-    "swe": "swedish", "nor": "norsk", "hun": "hungarian", "bul": "bulgarian",
+    "swe": "swedish", "nor": "norwegian", "hun": "hungarian", "bul": "bulgarian",
     "ukr": "ukrainian", "hrv": "croatian", "gre": "greek", "afr": "afrikaans", "heb": "hebrew",
     "tur": "turkish", "srp": "serbian", "mac": "macedonian", "fin": "finnish", "kor": "korean",
-    "ara": "arabic", "per": "farsi", "slv": "slovenian", "lit": "lithuanian", "lav": "latvian",
+    "ara": "arabic", "per": "farsi", "slv": "slovene", "lit": "lithuanian", "lav": "latvian",
     "est": "estonian", "ice": "icelandic", "cat": "catalan", "lat": "latin",
 }  # fmt: skip
 
