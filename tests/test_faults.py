@@ -64,6 +64,50 @@ def test_a_batch_that_keeps_failing_is_halved_to_the_bad_records(eutils: EutilsS
     assert all("HTTP 500" in f.reason for f in result.failures)
 
 
+def _closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/pmc/utils/idconv/v1.0/"
+
+
+def _mixed_ids(server: EutilsServer, n_dois: int) -> tuple[list[str], list[str], str]:
+    pmids = _pmids(server, 5)
+    dois = sorted(server.store.doi_to_pmid)[:n_dois]
+    pmcid = sorted(server.store.pmcid_to_pmid)[0]
+    return pmids, dois, pmcid
+
+
+def test_an_unreachable_pmc_id_converter_costs_only_the_pmcids(eutils: EutilsServer) -> None:
+    # The converter is another host than E-utilities: its outage must not fail the PMIDs and
+    # DOIs of the same list (it failed every input as "service unreachable").
+    pmids, dois, pmcid = _mixed_ids(eutils, 3)
+    idents = [Identifier("pmid", p, p) for p in pmids] + [Identifier("doi", d, d) for d in dois]
+    idents.append(Identifier("pmcid", pmcid, pmcid))
+    with _client(eutils, idconv_url=_closed_port_url()) as client:
+        result = Fetcher(client).run(idents)
+    assert not result.fatal
+    expected = pmids + [eutils.store.doi_to_pmid[d] for d in dois]
+    assert [a.pmid for a in result.articles] == expected
+    assert [f.input for f in result.failures] == [pmcid]
+
+
+def test_a_failed_doi_search_costs_only_its_own_dois(eutils: EutilsServer) -> None:
+    from cytoreview.service import DOIS_PER_SEARCH
+
+    _, dois, pmcid = _mixed_ids(eutils, DOIS_PER_SEARCH + 20)
+    eutils.script(["500"] * 6, endpoint="esearch")  # every attempt of the first search
+    idents = [Identifier("doi", d, d) for d in dois] + [Identifier("pmcid", pmcid, pmcid)]
+    with _client(eutils) as client:
+        result = Fetcher(client).run(idents)
+    assert sorted(f.input for f in result.failures) == sorted(dois[:DOIS_PER_SEARCH])
+    assert all("HTTP 500" in f.reason for f in result.failures)
+    later = [eutils.store.doi_to_pmid[d] for d in dois[DOIS_PER_SEARCH:]]
+    assert [a.pmid for a in result.articles] == [*later, eutils.store.pmcid_to_pmid[pmcid]]
+
+
 def test_permanent_failure_is_named_with_exit_1(eutils: EutilsServer) -> None:
     pmids = _pmids(eutils, 6)
     eutils.configure(fail_pmids={pmids[2]})

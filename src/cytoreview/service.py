@@ -192,26 +192,39 @@ class Fetcher:
         todo_pmcids = [i for i in pmcids if not out[i]]
         if self.offline or not (todo_dois or todo_pmcids):
             return out
-        try:
-            for start in range(0, len(todo_dois), DOIS_PER_SEARCH):
-                chunk = todo_dois[start : start + DOIS_PER_SEARCH]
-                term = " OR ".join(f'"{i.value}"[doi]' for i in chunk)
+        # A failure costs only the identifiers it was about: the PMIDs still come, and so do
+        # the DOIs of other searches.
+        for start in range(0, len(todo_dois), DOIS_PER_SEARCH):
+            chunk = todo_dois[start : start + DOIS_PER_SEARCH]
+            term = " OR ".join(f'"{i.value}"[doi]' for i in chunk)
+            try:
                 found = self.client.esearch(term, retmax=len(chunk) * 3)
-                for ident in chunk:
-                    out[ident] = found.ids  # confirmed per DOI once the records are here
-            if todo_pmcids:
+            except ServiceUnavailable as exc:
+                # E-utilities itself is out of reach: efetch would be too.
+                self.result.fatal = str(exc)
+                return out
+            except ServiceError as exc:
+                self._fail(chunk, exc)
+                continue
+            for ident in chunk:
+                out[ident] = found.ids  # confirmed per DOI once the records are here
+        if todo_pmcids:
+            try:
+                # The PMC ID Converter is another host: out of reach, it fails only PMCIDs.
                 mapping = self.client.idconv([i.value for i in todo_pmcids])
-                for ident in todo_pmcids:
-                    pmid = mapping.get(ident.value)
-                    out[ident] = [pmid] if pmid else []
-                    if not pmid:
-                        self._errors.setdefault(f"pmcid:{ident.value}", "PMCID not known to PMC")
-        except ServiceUnavailable as exc:
-            self.result.fatal = str(exc)
-        except ServiceError as exc:
-            for ident in todo_dois + todo_pmcids:
-                self._errors.setdefault(f"{ident.kind}:{ident.value}", str(exc))
+            except ServiceError as exc:
+                self._fail(todo_pmcids, exc)
+                return out
+            for ident in todo_pmcids:
+                pmid = mapping.get(ident.value)
+                out[ident] = [pmid] if pmid else []
+                if not pmid:
+                    self._errors.setdefault(f"pmcid:{ident.value}", "PMCID not known to PMC")
         return out
+
+    def _fail(self, identifiers: Sequence[Identifier], exc: ServiceError) -> None:
+        for ident in identifiers:
+            self._errors.setdefault(f"{ident.kind}:{ident.value}", str(exc))
 
     def _is_unknown(self, ident: Identifier) -> bool:
         return f"{ident.kind}:{ident.value}" in self._errors
