@@ -159,3 +159,41 @@ def test_search_note_when_pubmed_has_more_than_esearch_gives() -> None:
     pages = [r for r in asked if "efetch" in r.url.path and "WebEnv" in r.url.params]
     assert len(pages) == 50  # and, as the pages came back empty, 9,999 PMIDs asked by ID
     assert len(result.failures) == 9999
+
+
+def test_a_query_ncbi_cannot_read_is_a_usage_error_asked_once(eutils: EutilsServer) -> None:
+    result = CliRunner().invoke(app, ["search", "(cancer AND", "-f", "json"])
+    assert result.exit_code == 2
+    assert "cannot read the query" in result.stderr and "Traceback" not in result.stderr
+    assert len([r for r in eutils.requests if r.endpoint == "esearch"]) == 1  # not retried
+
+
+def test_an_empty_query_is_refused_before_any_request(eutils: EutilsServer) -> None:
+    result = CliRunner().invoke(app, ["search", "  ", "-f", "json"])
+    assert result.exit_code == 2 and "the query is empty" in result.stderr
+    assert eutils.requests == []
+
+
+def test_a_backend_error_is_still_retried(eutils: EutilsServer) -> None:
+    eutils.script(["error200", None], endpoint="esearch")  # "Search Backend failed: ..."
+    result = CliRunner().invoke(app, ["search", "interleukin-2", "--max", "3", "-f", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert len([r for r in eutils.requests if r.endpoint == "esearch"]) == 2
+
+
+def test_terms_pubmed_does_not_know_are_named(eutils: EutilsServer) -> None:
+    # PubMed drops an unknown term and searches the rest: a typo widens the search silently.
+    result = CliRunner().invoke(
+        app, ["search", "interleukin-2 AND zzzqqqxx", "--max", "3", "-f", "json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "PubMed left out what it does not know: zzzqqqxx" in result.stderr
+
+
+def test_offline_with_refresh_or_without_cache_is_a_usage_error(eutils: EutilsServer) -> None:
+    for flags in (["--offline", "--refresh"], ["--offline", "--no-cache"]):
+        for command in (["search", "interleukin-2"], ["fetch", "15461571"]):
+            result = CliRunner().invoke(app, [*command, *flags, "-f", "json"])
+            assert result.exit_code == 2, (command, flags, result.stderr)
+            assert "--offline" in result.stderr and "Traceback" not in result.stderr
+    assert eutils.requests == []

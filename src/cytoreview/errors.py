@@ -9,7 +9,8 @@ One tree, so a caller can catch ``CytoreviewError`` and a script can rely on exi
     ├── NotFound                 exit 1: an input that NCBI does not know
     ├── Interrupted              exit 130: Ctrl-C during a fetch (holds what was fetched)
     └── ServiceError             exit 1: E-utilities could not be reached or kept failing
-        └── ServiceUnavailable   connection refused, DNS failure, timeouts (names the URL)
+        ├── ServiceUnavailable   connection refused, DNS failure, timeouts (names the URL)
+        └── QueryRejected        exit 2: NCBI cannot read a search query (not retried)
 
 Low-level errors (httpx, lxml, OSError) are translated into these in one place per module,
 always with ``raise ... from exc`` so the cause survives for debugging.
@@ -77,6 +78,12 @@ class Interrupted(CytoreviewError):
 
 class ServiceError(CytoreviewError):
     exit_status = ExitStatus.PARTIAL
+
+
+class QueryRejected(ServiceError):
+    """NCBI answered that it cannot read the query ("(cancer AND"): asking again is no use."""
+
+    exit_status = ExitStatus.USAGE
 
 
 class ServiceUnavailable(ServiceError):

@@ -35,7 +35,7 @@ except ImportError:  # Windows: the limiter is process-wide only
     fcntl = None  # type: ignore[assignment]
 
 from . import __version__
-from .errors import CytoreviewError, ServiceError, ServiceUnavailable
+from .errors import CytoreviewError, QueryRejected, ServiceError, ServiceUnavailable
 
 DEFAULT_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 DEFAULT_IDCONV_URL = "https://pmc.ncbi.nlm.nih.gov/tools/idconv/api/v1/articles/"
@@ -226,6 +226,12 @@ class _Retry(Exception):
 
 _CLOSING = {"efetch": b"</PubmedArticleSet>", "esearch": b"</eSearchResult>"}
 _ERROR_TAG = re.compile(rb"<ERROR>(.*?)</ERROR>", re.DOTALL)
+#: esearch ERRORs worth another try ("Search Backend failed: ..."); any other is about the
+#: query itself ("Empty term and query_key - nothing todo", "... search term was expected").
+_TRANSIENT = re.compile(
+    r"backend|timeout|timed out|temporar|unavailable|try again|busy|internal|connection",
+    re.IGNORECASE,
+)
 
 
 class EutilsClient:
@@ -353,7 +359,10 @@ class EutilsClient:
             except ValueError:
                 raise _Retry("response is not JSON") from None
             if isinstance(data, dict):
-                error = data.get("error") or (data.get("esearchresult") or {}).get("ERROR")
+                query_error = (data.get("esearchresult") or {}).get("ERROR")
+                if query_error and not _TRANSIENT.search(str(query_error)):
+                    raise QueryRejected(f"NCBI cannot read the query: {str(query_error)[:200]}")
+                error = data.get("error") or query_error
                 if error:
                     raise _Retry(f"error from NCBI: {str(error)[:200]}")
             return body
@@ -433,7 +442,7 @@ def _search_result(body: bytes, url: str) -> SearchResult:
         ids=[str(i) for i in result.get("idlist", [])],
         webenv=result.get("webenv"),
         query_key=result.get("querykey"),
-        not_found=list(errors.get("phrasesnotfound", [])),
+        not_found=[*errors.get("phrasesnotfound", []), *errors.get("fieldsnotfound", [])],
         warnings=[*warnings.get("outputmessages", []), *warnings.get("quotedphrasesnotfound", [])],
     )
 

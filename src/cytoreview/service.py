@@ -40,6 +40,7 @@ from .cache import Cache
 from .errors import (
     ExitStatus,
     Interrupted,
+    InvalidInput,
     NotFound,
     ServiceError,
     ServiceUnavailable,
@@ -516,6 +517,7 @@ def fetch(
     :data:`cytoreview.export.RENDERED_FORMATS`): records parsed in worker processes also
     bring their output text, in ``result.rendered``.
     """
+    _check_cache_options(cache, refresh, offline)
     identifiers = unique(i if isinstance(i, Identifier) else parse_identifier(i) for i in ids)
     with _client(client) as active:
         fetcher = Fetcher(active, cache, refresh=refresh, offline=offline, roles=roles,
@@ -541,6 +543,9 @@ def search(
     result set on NCBI's history server (``usehistory=y``) and fetches it in pages of that set;
     either way records are matched by PMID and cached ones are not fetched again.
     """
+    _check_cache_options(cache, refresh, offline)
+    if not query.strip():
+        raise InvalidInput("search: the query is empty")
     wanted = max(0, min(max_results, MAX_SEARCH))
     with _client(client) as active:
         large = wanted > GET_MAX_IDS and not offline
@@ -557,14 +562,30 @@ def search(
         fetcher = Fetcher(active, cache, refresh=refresh, offline=offline, roles=roles,
                           progress=progress, render=render)
         result = fetcher.run(identifiers, history)
+    notes = []
+    if found.not_found:
+        # PubMed drops a term it does not know and searches the rest: a typo widens a search.
+        notes.append("PubMed left out what it does not know: " + ", ".join(found.not_found))
     if not found.ids:
-        result.note = f"no PubMed results for {query!r}"
+        notes.append(f"no PubMed results for {query!r}")
     elif found.count > len(identifiers):
-        result.note = f"PubMed has {found.count:,} results for {query!r}; showing the first " \
-                      f"{len(identifiers):,}"
-        if found.count > MAX_SEARCH and len(identifiers) == MAX_SEARCH:
-            result.note += " (esearch returns at most 9,999)"
+        notes.append(f"PubMed has {found.count:,} results for {query!r}; showing the first "
+                     f"{len(identifiers):,}"
+                     + (" (esearch returns at most 9,999)"
+                        if found.count > MAX_SEARCH and len(identifiers) == MAX_SEARCH else ""))
+    result.note = "; ".join(notes) or None
     return result
+
+
+def _check_cache_options(cache: Cache | None, refresh: bool, offline: bool) -> None:
+    """Options that cannot both hold fail before anything is done (they made every input
+    fail, one by one, as not in the cache)."""
+    if offline and refresh:
+        raise InvalidInput("--offline reads only the cache and --refresh ignores it: "
+                           "give one of them")
+    if offline and cache is None:
+        raise InvalidInput("--offline reads only the cache and --no-cache turns it off: "
+                           "give one of them")
 
 
 def _recalled_search(cache: Cache | None, query: str) -> SearchResult:
