@@ -210,3 +210,33 @@ def test_cached_records_are_parsed_while_the_rest_is_fetched(eutils: EutilsServe
     assert code == 0, err
     assert [json.loads(line)["pmid"] for line in out.splitlines()] == pmids
     assert sorted(eutils.requested_ids()) == sorted(pmids[500:])
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a subprocess")
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_interrupt_during_a_stalled_request_exits_at_once(
+    eutils: EutilsServer, signal_name: str
+) -> None:
+    # A request stalled by the server (no answer for a minute) held the exit for up to 30 s
+    # after "interrupted" was printed, and a second Ctrl-C then printed a traceback.
+    import signal
+
+    eutils.configure(stall_seconds=60)
+    eutils.script(["stall"] * 6, endpoint="efetch")
+    proc = subprocess.Popen([sys.executable, "-m", "cytoreview", "fetch", WYSOCKI, PARKINSON],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not eutils.in_flight:  # the efetch, stalled
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.3)
+        sent = time.monotonic()
+        proc.send_signal(getattr(signal, signal_name))
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130
+        assert time.monotonic() - sent < 5
+        assert "interrupted" in err and "Traceback" not in err
+    finally:
+        proc.kill()
+        proc.wait()

@@ -241,6 +241,8 @@ def _run_fetch(ctx: typer.Context, command: str, inputs: list[str], fetch_job: s
             written = _emit(cons, result.articles, fmt, output, command, inputs,
                             full=full, all_roles=all_roles)
         if interrupted:
+            if not quiet and output is not None:
+                cons.say(f"wrote the {written} record(s) fetched so far to {output}", style="dim")
             raise interrupted
         for failure in result.failures:
             cons.say(f"cytoreview: {failure.input}: {failure.reason}", style="red")
@@ -511,14 +513,28 @@ def _main(
     ctx.obj = Consoles()
 
 
+def _exit_at_once(status: int) -> None:
+    """After an interrupt, what was fetched is written and cached: exit without waiting for
+    request threads, which a stalled answer can hold for the whole read timeout (30 s, and a
+    second Ctrl-C meanwhile printed a traceback from the interpreter's exit)."""
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):
+            stream.flush()
+    os._exit(status)
+
+
 def main() -> None:
     """Console-script entry point: the last guard against tracebacks."""
     terminate_as_interrupt()
     try:
         app()
+    except SystemExit as exc:
+        if exc.code == ExitStatus.INTERRUPTED:
+            _exit_at_once(ExitStatus.INTERRUPTED)
+        raise
     except KeyboardInterrupt:
         print("cytoreview: interrupted", file=sys.stderr)
-        sys.exit(ExitStatus.INTERRUPTED)
+        _exit_at_once(ExitStatus.INTERRUPTED)
     except Exception as exc:  # a bug: one line for the user, the traceback on request
         if os.environ.get("CYTOREVIEW_DEBUG"):
             raise
