@@ -240,3 +240,16 @@ def test_interrupt_during_a_stalled_request_exits_at_once(
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_an_output_that_cannot_be_written_fails_before_any_request(
+    eutils: EutilsServer, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no" / "such" / "out.jsonl"
+    code, _, err = run("fetch", WYSOCKI, "-f", "jsonl", "-o", str(missing))
+    assert code == 2 and f"{missing}: cannot write (no folder" in err
+    code, _, err = run("fetch", WYSOCKI, "-f", "jsonl", "-o", str(tmp_path))
+    assert code == 2 and "is a directory" in err  # refused by the option itself
+    assert eutils.requests == []
+    code, _, err = run("parse", str(SEEDS / "seeds.xml"), "-o", str(tmp_path / "x" / "y.md"))
+    assert code == 2 and "cannot write" in err

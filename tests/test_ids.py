@@ -96,3 +96,11 @@ def test_doi_survives_prefixes_and_trailing_punctuation(doi: str, tail: str) -> 
         return  # "10.1/(0" + ")." is ambiguous by nature: is the ")" the DOI's or the prose's?
     for text in (doi + tail, f"doi:{doi}{tail}", f"https://doi.org/{doi}"):
         assert parse_identifier(text).value == doi.lower()
+
+
+def test_invisible_characters_from_joined_files_and_web_pages_are_ignored() -> None:
+    # `cat a.txt b.txt` of two Windows files leaves b's byte order mark mid-file.
+    data = "15461571\r\n\ufeff2215513\r\n\u200b15627015\u200b\r\n".encode()
+    listing = read_id_list(data, "ids.txt")
+    assert [i.value for i in listing.identifiers] == ["15461571", "2215513", "15627015"]
+    assert listing.invalid == []

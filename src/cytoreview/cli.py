@@ -135,6 +135,18 @@ def _open_output(path: Path | None) -> Iterator[TextIO]:
             tmp.unlink()
 
 
+def _check_writable(path: Path | None) -> None:
+    """Fail before the work, not after it: a 3,000-record batch fetched everything and only
+    then found that ``-o``'s folder did not exist."""
+    if path is None:
+        return
+    folder = path.parent  # the option itself refuses a folder as the file
+    if not folder.is_dir():
+        raise InvalidInput(f"{path}: cannot write (no folder {folder})")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InvalidInput(f"{path}: cannot write (permission denied in {folder})")
+
+
 def _emit(
     cons: Consoles,
     articles: Iterable[Article],
@@ -214,6 +226,7 @@ def _run_fetch(ctx: typer.Context, command: str, inputs: list[str], fetch_job: s
     # Big fetches render these formats in their worker processes, as records arrive.
     render = fmt.value if fmt.value in RENDERED_FORMATS else None
     with _handled(cons):
+        _check_writable(output)
         cache = None if no_cache else Cache.from_env()
         bar = _progress(cons, quiet)
         interrupted: Interrupted | None = None
@@ -438,6 +451,7 @@ def parse(
             state["interrupted"] = True
 
     with _handled(cons):
+        _check_writable(output)
         if fmt.value in RENDERED_FORMATS:
             # The workers write the records' JSON/CSV text; this process only writes bytes.
             rendered = render_files(paths, fmt.value, jobs=jobs, roles=not no_roles)

@@ -81,11 +81,16 @@ def _from_url(text: str) -> str | None:
     return ""  # a URL, but not one that names a record
 
 
+#: Invisible characters that copying and joining files leave in IDs: a byte order mark
+#: where two Windows files were concatenated, zero-width spaces and joiners from web pages.
+_INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060"))
+
+
 def parse_identifier(text: str) -> Identifier:
     """Parse one identifier, or raise :class:`InvalidIdentifier` naming it."""
     raw = text
     # Pasted from prose: "(doi:10.1/x)," or "<https://doi.org/...>".
-    text = text.strip().strip("<>\"'").lstrip("([{").strip()
+    text = text.translate(_INVISIBLE).strip().strip("<>\"'").lstrip("([{").strip()
     if not text:
         raise InvalidIdentifier(raw, "empty identifier")
     from_url = _from_url(text)
