@@ -212,3 +212,13 @@ def test_dns_failure_names_the_url() -> None:
     with pytest.raises(ServiceUnavailable) as info:
         client.efetch(["1"])
     assert str(info.value) == f"cannot reach {BASE}efetch.fcgi: host name not found"
+
+
+@pytest.mark.parametrize("name", ["CYTOREVIEW_EUTILS_URL", "CYTOREVIEW_IDCONV_URL"])
+def test_a_mistyped_service_url_is_a_usage_error_before_any_request(name: str) -> None:
+    # It was retried six times per batch: minutes for a long list before anything was said.
+    from cytoreview.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match=name):
+        Settings.from_env({name: "stand-in.example/entrez/eutils/"})
+    assert Settings.from_env({name: "http://127.0.0.1:8080"})  # a bare host is a URL

@@ -530,11 +530,22 @@ def _main(
 def _exit_at_once(status: int) -> None:
     """After an interrupt, what was fetched is written and cached: exit without waiting for
     request threads, which a stalled answer can hold for the whole read timeout (30 s, and a
-    second Ctrl-C meanwhile printed a traceback from the interpreter's exit)."""
+    second Ctrl-C meanwhile printed a traceback from the interpreter's exit). Worker processes
+    are waited for (a few seconds at most): one still parsing a fetched batch caches it
+    before it leaves, so a rerun need not fetch it again."""
+    import multiprocessing
+    import time
+
     for stream in (sys.stdout, sys.stderr):
         with suppress(Exception):
             stream.flush()
+    deadline = time.monotonic() + _WORKER_GRACE_SECONDS
+    for child in multiprocessing.active_children():
+        child.join(max(0.0, deadline - time.monotonic()))
     os._exit(status)
+
+
+_WORKER_GRACE_SECONDS = 10.0
 
 
 def main() -> None:

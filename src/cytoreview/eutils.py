@@ -35,7 +35,13 @@ except ImportError:  # Windows: the limiter is process-wide only
     fcntl = None  # type: ignore[assignment]
 
 from . import __version__
-from .errors import CytoreviewError, QueryRejected, ServiceError, ServiceUnavailable
+from .errors import (
+    CytoreviewError,
+    InvalidInput,
+    QueryRejected,
+    ServiceError,
+    ServiceUnavailable,
+)
 
 DEFAULT_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 DEFAULT_IDCONV_URL = "https://pmc.ncbi.nlm.nih.gov/tools/idconv/api/v1/articles/"
@@ -70,6 +76,11 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if environ is None else environ
+        # A mistyped URL would be retried for every batch of a long list before failing.
+        for name in ("CYTOREVIEW_EUTILS_URL", "CYTOREVIEW_IDCONV_URL"):
+            url = env.get(name)
+            if url and not re.match(r"https?://[^/\s]+(?:/\S*)?$", url):
+                raise InvalidInput(f"{name}={url!r} is not an http(s) URL")
         eutils = env.get("CYTOREVIEW_EUTILS_URL") or DEFAULT_EUTILS_URL
         if not eutils.endswith("/"):
             eutils += "/"
