@@ -126,6 +126,15 @@ def test_batch_of_the_seed_list_from_stdin(eutils: EutilsServer) -> None:
     assert CARPI_DOI in err
 
 
+def test_empty_id_list_says_so_and_sends_nothing(eutils: EutilsServer, tmp_path: Path) -> None:
+    listing = tmp_path / "ids.txt"
+    listing.write_text("# to do: add the IL-15 papers\n\n")
+    code, out, err = run("batch", str(listing), "-f", "json")
+    assert (code, json.loads(out)) == (0, [])
+    assert f"{listing}: no identifiers" in err
+    assert eutils.requests == []
+
+
 def test_missing_id_list_is_a_usage_error(eutils: EutilsServer, tmp_path: Path) -> None:
     code, _, err = run("batch", str(tmp_path / "nope.txt"))
     assert code == 2

@@ -31,6 +31,20 @@ from cytoreview.ids import parse_identifier, parse_identifiers, read_id_list
         ("pmcid: pmc3531190", "pmcid", "PMC3531190"),
         ("https://pmc.ncbi.nlm.nih.gov/articles/PMC3531190/", "pmcid", "PMC3531190"),
         ("https://www.ncbi.nlm.nih.gov/pmc/articles/PMC3531190/", "pmcid", "PMC3531190"),
+        # Spreadsheets and fixed-width exports pad PMIDs with zeros.
+        ("0015461571", "pmid", "15461571"),
+        ("https://pubmed.ncbi.nlm.nih.gov/0015627015/", "pmid", "15627015"),
+        # How journals and PubMed Central pages print them.
+        ("PubMed ID: 15461571", "pmid", "15461571"),
+        ("PubMed 15461571", "pmid", "15461571"),
+        ("PMC ID: PMC3531190", "pmcid", "PMC3531190"),
+        ("https://europepmc.org/article/MED/15627015", "pmid", "15627015"),
+        ("europepmc.org/abstract/MED/15627015", "pmid", "15627015"),
+        ("https://europepmc.org/article/PMC/PMC3531190", "pmcid", "PMC3531190"),
+        # '#' is legal in DOIs; in a doi.org URL it is not an anchor.
+        ("https://doi.org/10.1002/(SICI)1097-0142(19960101)77:1<1::AID-CNCR1>3.0.CO;2-#",
+         "doi", "10.1002/(sici)1097-0142(19960101)77:1<1::aid-cncr1>3.0.co;2-#"),
+        ("https://doi.org/10.1000/a%23b", "doi", "10.1000/a#b"),
     ],
 )
 def test_accepts_what_users_paste(text: str, kind: str, value: str) -> None:
@@ -40,7 +54,8 @@ def test_accepts_what_users_paste(text: str, kind: str, value: str) -> None:
 
 @pytest.mark.parametrize(
     "text", ["abc", "", "0", "PMID: 12a", "10.12/x", "doi:", "https://example.org/123",
-             "https://pubmed.ncbi.nlm.nih.gov/", "1234567890123"])
+             "https://pubmed.ncbi.nlm.nih.gov/", "1234567890123", "PMID: 000",
+             "https://europepmc.org/article/MED/"])
 def test_rejects_with_a_message_naming_the_input(text: str) -> None:
     with pytest.raises(InvalidIdentifier) as info:
         parse_identifier(text)

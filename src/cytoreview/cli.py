@@ -347,6 +347,11 @@ def batch(
         listing = read_id_list(data, "stdin" if file == "-" else file)
     for lineno, error in listing.invalid:
         cons.say(f"cytoreview: {file}:{lineno}: {error} (skipped)", style="yellow")
+    if not listing.identifiers:
+        # Not an error (a pipeline's empty search is a valid list), but worth a word: an empty
+        # "[]" alone looks like every ID was dropped.
+        cons.say(f"cytoreview: {'stdin' if file == '-' else file}: no identifiers "
+                 "(only comments and blank lines)", style="yellow")
     inputs = [i.raw for i in listing.identifiers]
     try:
         _run_fetch(ctx, "batch", inputs, "fetch", fmt, output, quiet=quiet, refresh=refresh,

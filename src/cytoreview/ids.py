@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
@@ -20,17 +21,23 @@ from .errors import InvalidIdentifier, InvalidInput
 
 Kind = Literal["pmid", "doi", "pmcid"]
 
-# PMIDs are positive integers; 9 digits leaves room beyond today's ~40 million.
-_PMID = re.compile(r"[1-9][0-9]{0,8}")
+# PMIDs are positive integers; 9 digits leaves room beyond today's ~40 million. Leading zeros
+# come from fixed-width exports and spreadsheets ("00012345") and are dropped.
+_PMID = re.compile(r"0*([1-9][0-9]{0,8})")
 _PMCID = re.compile(r"PMC[1-9][0-9]{0,9}", re.IGNORECASE)
 # Crossref's advice for matching modern DOIs: 10.NNNN(.NNNN)/suffix of printable characters.
 _DOI = re.compile(r"10\.[0-9]{4,9}(?:\.[0-9]+)*/\S+")
-_PREFIX = re.compile(r"^(pmid|pmcid|pmc|doi)\s*[:=]?\s*", re.IGNORECASE)
+_PREFIX = re.compile(r"^(pmid|pubmed(?:\s*id)?|pmc\s*id|pmcid|pmc|doi)\s*[:=]?\s*",
+                     re.IGNORECASE)
+_PREFIX_KIND = {"pubmed": "pmid", "pubmedid": "pmid", "pmcid": "pmc"}
 _TRAILING = ".,;:'\"!?>"
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 _PUBMED_HOSTS = {"pubmed.ncbi.nlm.nih.gov", "www.ncbi.nlm.nih.gov", "ncbi.nlm.nih.gov"}
+_EUROPEPMC_HOSTS = {"europepmc.org", "www.europepmc.org"}
 _PMC_HOSTS = {"pmc.ncbi.nlm.nih.gov", "www.ncbi.nlm.nih.gov", "ncbi.nlm.nih.gov",
-              "europepmc.org"}
+              *_EUROPEPMC_HOSTS}
+_URL_START = re.compile(r"^(https?://|www\.|(dx\.)?doi\.org/|pubmed\.ncbi|europepmc\.org/)",
+                        re.IGNORECASE)
 _DOI_HOSTS = {"doi.org", "dx.doi.org", "www.doi.org"}
 
 
@@ -62,14 +69,22 @@ def _strip_trailing(doi: str) -> str:
 
 def _from_url(text: str) -> str | None:
     """The identifier part of a PubMed, PMC or doi.org URL, or None if ``text`` is no URL."""
-    if not re.match(r"^(https?://|www\.|(dx\.)?doi\.org/|pubmed\.ncbi)", text, re.IGNORECASE):
+    if not _URL_START.match(text):
         return None
     url = urlsplit(text if "://" in text else "https://" + text)
     host = (url.hostname or "").lower()
     path = unquote(url.path)
     if host in _DOI_HOSTS:
-        return "doi:" + path.lstrip("/")
+        # '#' is legal in a DOI (10.1002/(SICI)...#...) and a doi.org URL has no page anchors.
+        # SICI DOIs end in one: "...3.0.CO;2-#".
+        fragment = "#" + unquote(url.fragment) if "#" in text else ""
+        return "doi:" + path.lstrip("/") + fragment
     segments = [s for s in path.split("/") if s]
+    if host in _EUROPEPMC_HOSTS:
+        # europepmc.org/article/MED/123 and /abstract/MED/123 name a PubMed record.
+        for source, seg in pairwise(segments):
+            if source.upper() == "MED" and _PMID.fullmatch(seg):
+                return "pmid:" + seg
     if host in _PMC_HOSTS:
         for seg in segments:
             if _PMCID.fullmatch(seg):
@@ -77,7 +92,7 @@ def _from_url(text: str) -> str | None:
     if host in _PUBMED_HOSTS:
         for seg in segments:
             if _PMID.fullmatch(seg):
-                return seg
+                return "pmid:" + seg
     return ""  # a URL, but not one that names a record
 
 
@@ -102,17 +117,19 @@ def parse_identifier(text: str) -> Identifier:
     explicit: str | None = None
     match = _PREFIX.match(text)
     if match:
-        explicit = match.group(1).lower()
+        word = re.sub(r"\s+", "", match.group(1).lower())
+        explicit = _PREFIX_KIND.get(word, word)
         text = text[match.end():].strip().lstrip("([{")
     candidate = _strip_trailing(text)
 
-    if explicit in (None, "pmid") and _PMID.fullmatch(candidate):
-        return Identifier("pmid", candidate, raw)
-    if explicit in (None, "pmc", "pmcid"):
+    pmid = _PMID.fullmatch(candidate)
+    if explicit in (None, "pmid") and pmid:
+        return Identifier("pmid", pmid.group(1), raw)
+    if explicit in (None, "pmc"):
         if _PMCID.fullmatch(candidate):
             return Identifier("pmcid", candidate.upper(), raw)
-        if explicit and _PMID.fullmatch(candidate):
-            return Identifier("pmcid", "PMC" + candidate, raw)
+        if explicit and pmid:
+            return Identifier("pmcid", "PMC" + pmid.group(1), raw)
     if explicit in (None, "doi") and _DOI.fullmatch(candidate):
         return Identifier("doi", candidate.lower(), raw)
     if explicit == "pmid" or candidate.isdigit():
