@@ -267,6 +267,8 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_start_with_an_apostrophe(
         volume="-5",  # a number, which a spreadsheet shows as one
         issue="@home",
         pages="+1",
+        journal="'t Hooft's journal",  # an apostrophe of its own must survive the round trip
+        journal_iso="\uff1dSUM(A1)",  # full-width '=', a formula in East Asian locales
     )
     text, _ = _export("csv", [article])
     row = next(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
@@ -274,6 +276,10 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_start_with_an_apostrophe(
     assert row["keywords"] == "'-1082 A/G; IL-10"
     assert (row["volume"], row["issue"], row["pages"]) == ("-5", "'@home", "+1")
     assert row["pmid"] == article.pmid
+    # What the README promises a program reading the CSV: one leading apostrophe removed
+    # gives the text back, whatever it was.
+    assert row["journal"].removeprefix("'") == article.journal
+    assert row["journal_iso"] == "'" + article.journal_iso
 
 
 def test_ris_reads_back_with_rispy() -> None:
@@ -655,6 +661,8 @@ def test_book_chapter_is_cited_as_a_chapter_of_its_book() -> None:
     assert bib.fields_dict["address"].value == "Springfield"
     record = chapter.to_dict()
     assert (record["editors"], record["publisher_location"]) == (["Editor E"], "Springfield")
+    assert [(e["last_name"], e["fore_name"]) for e in record["editor_details"]] == [
+        ("Editor", "Erin")]
     # A whole book (its title is the book's) stays a book.
     whole = Article(pmid="2", title="Test Reviews", record_type="book", book_title="Test Reviews")
     assert rispy.loads(_export("ris", [whole])[0])[0]["type_of_reference"] == "BOOK"

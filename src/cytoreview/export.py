@@ -14,7 +14,8 @@ Choices a user notices:
   that a spreadsheet would take for a formula (``=``, ``+``, ``-`` or ``@`` first, as in the
   keyword "-1082 A/G" or a crafted title ``=HYPERLINK(...)``) starts with an apostrophe, which
   spreadsheets read as "text follows" (OWASP's advice against formula injection); numbers such
-  as "-5" are left alone.
+  as "-5" are left alone. A cell that itself starts with an apostrophe gets one more, so a
+  program reading the CSV gets every text back by removing one leading apostrophe.
 * RIS and BibTeX (:mod:`cytoreview.citations`) carry what Zotero, EndNote and JabRef import.
 """
 
@@ -37,7 +38,9 @@ from cytoreview.citations import LIST_SEPARATOR
 from cytoreview.model import Article
 
 FORMATS = ("table", "json", "jsonl", "md", "csv", "ris", "bibtex")
-_FORMULA_START = frozenset("=+-@\t\r")
+# The full-width forms are formulas too in East Asian spreadsheet locales. A leading apostrophe
+# is escaped like the rest, so removing one leading apostrophe always gives the text back.
+_FORMULA_START = frozenset("=+-@\t\r'\uff1d\uff0b\uff0d\uff20")
 _NUMBER = re.compile(r"[-+]?[0-9]+(?:[.,][0-9]+)?")
 
 CSV_COLUMNS = (

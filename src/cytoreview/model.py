@@ -355,6 +355,7 @@ class Article:
             "languages": self.languages,
             "keywords": self.keywords,
             "author_details": author_details,
+            "editor_details": [e.to_dict() for e in self.editors],
             "mesh_headings": self.mesh_headings,
             "chemicals": self.chemicals,
             "sections": self.sections,
