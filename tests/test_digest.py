@@ -267,3 +267,15 @@ def test_any_text_renders_literally_in_a_table_cell_and_a_paragraph(text: str) -
     assert f"<strong>P:</strong> {expected}".rstrip() == unescape(
         html.split("<p>", 1)[1].split("</p>", 1)[0]
     )
+
+
+def test_no_roles_digest_gives_the_abstract_instead_of_not_stated() -> None:
+    from cytoreview.localfiles import parse_file
+
+    seeds = Path(__file__).resolve().parent.parent / "data" / "seeds" / "seeds.xml"
+    (eklund,) = [a for a in parse_file(str(seeds), roles=False).articles
+                 if a.pmid == "15627015"]
+    text = digest.render([eklund], PROVENANCE)
+    assert "not stated in the abstract" not in text
+    assert "**Abstract** (roles not assigned): " in text
+    assert "IL-2 remains a valuable treatment option" in text

@@ -111,7 +111,8 @@ class BarChart:
             yield Text(f"{self.title}: nothing to chart ({self.note}).", style="dim")
             return
         maximum = max(count for _, count in self.tally.bars)
-        label_width = max(len(self.label), *(len(name) for name, _ in self.tally.bars))
+        # Cells, not characters: CJK descriptors take two columns each.
+        label_width = max(len(self.label), *(Text(n).cell_len for n, _ in self.tally.bars))
         count_width = max(1, len(str(maximum)))
         # Two gaps of two spaces between the three columns (box=None, pad_edge=False).
         width = max(4, min(self.width, options.max_width - label_width - count_width - 4))
@@ -123,7 +124,8 @@ class BarChart:
         table.add_column("", style="cyan", no_wrap=True, width=width)
         table.add_column("n", justify="right", no_wrap=True, min_width=count_width)
         for name, count in self.tally.bars:
-            table.add_row(name, bar(count, maximum, width), str(count))
+            # Text, not str: a descriptor like "[bold]x" is data, never Rich markup.
+            table.add_row(Text(name), bar(count, maximum, width), str(count))
         yield table
         if self.tally.missing:
             missing = f"{self.tally.missing} of {self.tally.articles} {self.note}."

@@ -63,7 +63,8 @@ OutputOpt = Annotated[Path | None, typer.Option(
 FullOpt = Annotated[bool, typer.Option(
     "--full", help="Table format: show every article in full, not the overview.")]
 AllRolesOpt = Annotated[bool, typer.Option(
-    "--all-roles", help="Table format: also show Background and Methods.")]
+    "--all-roles",
+    help="Table format: also show Background and Methods (every article in full).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or notes.")]
 RefreshOpt = Annotated[bool, typer.Option(
     "--refresh", help="Ignore cached records and fetch them again.")]

@@ -161,12 +161,15 @@ def _article_section(number: int, article: Article) -> list[str]:
     summary = article.summary
     if not article.abstract:
         lines += ["*No abstract in PubMed.*", ""]
+    elif not article.sentences:
+        # Roles were skipped (--no-roles): the abstract itself, not "not stated" three times.
+        lines += [f"**Abstract** (roles not assigned): {inline(article.abstract)}", ""]
     for label, role, text in (
         ("Purpose", "purpose", summary.purpose),
         ("Findings", "findings", summary.findings),
         ("Conclusions", "conclusions", summary.conclusions),
     ):
-        if not article.abstract:
+        if not article.sentences:
             break
         if not text:
             lines += [f"**{label}:** *not stated in the abstract*", ""]

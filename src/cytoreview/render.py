@@ -33,6 +33,10 @@ ROLE_TITLE = {
 MAX_AUTHORS = 6
 #: Up to this many articles are shown in full; more get the overview table.
 FULL_VIEW_MAX = 3
+#: Below this many columns views stack their parts instead of laying them side by side.
+NARROW = 60
+#: Below this many columns the overview drops its year and first-author columns.
+MEDIUM = 80
 #: Charts say something only for a set of articles.
 CHARTS_MIN = 10
 
@@ -46,16 +50,21 @@ def authors_line(article: Article, limit: int = MAX_AUTHORS) -> str:
 
 def role_source(article: Article) -> str:
     """Where the roles came from, in words a reviewer understands."""
+    if not article.abstract:
+        return "no abstract"
     sources = {s.source for s in article.sentences}
     if not sources:
-        return "no abstract"
+        return "not assigned (--no-roles)"
     if sources == {"nlm"}:
         return "the abstract's own section labels (NLM categories)"
     if sources == {"model"}:
         from .roles import using_model
 
         kind = "trained model" if using_model() else "cue-phrase baseline"
-        return f"predicted by cytoreview's {kind} (the abstract has no section labels)"
+        # Labels NLM could not map (UNASSIGNED, or no category) are no help to the reader.
+        why = ("its section labels have no NLM category" if any(s.label for s in article.sentences)
+               else "the abstract has no section labels")
+        return f"predicted by cytoreview's {kind} ({why})"
     return "section labels where present, predicted for the unlabelled sections"
 
 
@@ -86,25 +95,40 @@ def _header(article: Article) -> Text:
     return text
 
 
-def _role_table(article: Article, all_roles: bool) -> Table:
+def _role_rows(article: Article, all_roles: bool) -> list[tuple[str, Text]]:
     roles = (("background", "purpose", "methods", "findings", "conclusions") if all_roles
              else ("purpose", "findings", "conclusions"))
+    rows = []
+    for role in roles:
+        body = getattr(article.summary, role)
+        rows.append((role, Text(body) if body else Text("—", style="dim")))
+    return rows
+
+
+def _role_table(article: Article, all_roles: bool, width: int) -> RenderableType:
+    rows = _role_rows(article, all_roles)
+    if width < NARROW:
+        # Too narrow for a 12-column label beside the text: stack them.
+        return Group(*(Text.assemble("\n", (ROLE_TITLE[role], f"bold {ROLE_STYLE[role]}"),
+                                     "\n", cell) for role, cell in rows))
     table = Table(box=box.SIMPLE_HEAD, show_header=False, expand=True, padding=(0, 1))
     table.add_column("role", style="bold", no_wrap=True, width=12)
-    table.add_column("text", ratio=1)
-    summary = article.summary
-    for role in roles:
-        body = getattr(summary, role)
-        cell = Text(body) if body else Text("—", style="dim")
+    # fold, not the default ellipsis: a long regimen or URL must wrap, never lose characters.
+    table.add_column("text", ratio=1, overflow="fold")
+    for role, cell in rows:
         table.add_row(Text(ROLE_TITLE[role], style=ROLE_STYLE[role]), cell)
     return table
 
 
-def article_view(article: Article, *, all_roles: bool = False) -> RenderableType:
+def article_view(article: Article, *, all_roles: bool = False,
+                 width: int = 100) -> RenderableType:
     """The single-article view: header, role table and where the roles came from."""
     parts: list[RenderableType] = [_header(article)]
-    if article.abstract:
-        parts.append(_role_table(article, all_roles))
+    if article.abstract and not article.sentences:
+        parts.append(Text.assemble("\n", Text(article.abstract, overflow="fold")))
+        parts.append(Text(f"\nRoles: {role_source(article)}.", style="dim"))
+    elif article.abstract:
+        parts.append(_role_table(article, all_roles, width))
         low = [s for s in article.sentences if s.source == "model" and s.confidence < 0.5]
         note = f"Roles: {role_source(article)}."
         if low:
@@ -117,24 +141,51 @@ def article_view(article: Article, *, all_roles: bool = False) -> RenderableType
                  title_align="left")
 
 
-def overview(articles: Sequence[Article]) -> Table:
-    """One row per article: the compact batch view, with the key sentence per role."""
+def _key_finding(article: Article) -> Text:
+    finding = (article.summary.key_findings or article.summary.key_conclusions
+               or article.summary.key_purpose)
+    return Text(finding) if finding else Text("—", style="dim")
+
+
+def _title(article: Article) -> Text:
+    if article.retracted:
+        return Text.assemble(("RETRACTED ", "bold red"), article.title)
+    return Text(article.title)
+
+
+def overview(articles: Sequence[Article], width: int = 100) -> RenderableType:
+    """One row per article: the compact batch view, with the key sentence per role.
+
+    Below :data:`NARROW` columns a table would leave a few letters per line, so each article
+    becomes a short stacked entry instead; below :data:`MEDIUM` the year and first author go.
+    """
+    if width < NARROW:
+        entries = []
+        for article in articles:
+            head = Text(article.pmid, style=f"bold link {article.pubmed_url}")
+            if article.year:
+                head.append(f" · {article.year}", style="dim")
+            entries.append(Text.assemble(head, "\n", _title(article), "\n",
+                                         _key_finding(article), "\n"))
+        return Group(*entries)
     table = Table(box=box.SIMPLE_HEAD, expand=True, show_lines=False)
-    table.add_column("PMID", no_wrap=True)
-    table.add_column("Year", no_wrap=True)
-    table.add_column("First author", no_wrap=True, max_width=18)
-    table.add_column("Title", ratio=2)
-    table.add_column("Key finding", ratio=3)
+    # A PMID is what the reader copies: never wrapped or cut.
+    table.add_column("PMID", no_wrap=True, min_width=8)
+    medium = width >= MEDIUM
+    if medium:
+        table.add_column("Year", no_wrap=True, min_width=4)
+        table.add_column("First author", no_wrap=True, max_width=18)
+    table.add_column("Title", ratio=2, overflow="fold")
+    table.add_column("Key finding", ratio=3, overflow="fold")
     for article in articles:
-        title = Text(article.title)
-        if article.retracted:
-            title = Text.assemble(("RETRACTED ", "bold red"), article.title)
-        first = article.authors[0].name if article.authors else ""
-        finding = (article.summary.key_findings or article.summary.key_conclusions
-                   or article.summary.key_purpose)
-        table.add_row(Text(article.pmid, style=f"link {article.pubmed_url}"),
-                      str(article.year or ""), first, title,
-                      Text(finding) if finding else Text("—", style="dim"))
+        pmid = Text(article.pmid, style=f"link {article.pubmed_url}")
+        if medium:
+            # Text, not str: a name like "[/]Roe" is data, never Rich markup.
+            first = Text(article.authors[0].name if article.authors else "")
+            table.add_row(pmid, str(article.year or ""), first, _title(article),
+                          _key_finding(article))
+        else:
+            table.add_row(pmid, _title(article), _key_finding(article))
     return table
 
 
@@ -145,14 +196,15 @@ def show(
     full: bool = False,
     all_roles: bool = False,
 ) -> None:
-    """One article, or ``full``: every article in full; otherwise the overview and charts."""
+    """One article, or ``full``: every article in full; otherwise the overview and charts.
+    ``all_roles`` asks for each article's Background and Methods, so it implies ``full``."""
     if not articles:
         return
-    if len(articles) <= FULL_VIEW_MAX or full:
+    if len(articles) <= FULL_VIEW_MAX or full or all_roles:
         for article in articles:
-            console.print(article_view(article, all_roles=all_roles))
+            console.print(article_view(article, all_roles=all_roles, width=console.width))
         return
-    console.print(overview(articles))
+    console.print(overview(articles, width=console.width))
     if len(articles) >= CHARTS_MIN:
         from .charts import mesh_chart, year_chart
 
