@@ -211,3 +211,27 @@ def test_output_replaces_a_stale_temporary_file_of_the_same_pid(tmp_path: Path) 
     lines = target.read_text().splitlines()
     assert lines and all(line.startswith('{"pmid"') for line in lines)
     assert not stale.exists()
+
+
+@pytest.mark.parametrize("fmt", ["table", "jsonl", "csv", "md"])
+def test_a_reader_that_stops_early_is_no_failure(fmt: str) -> None:
+    # `cytoreview parse ... | head -1` under `set -o pipefail`: the reader has gone before
+    # anything is written; every format ends quietly with exit 0.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cytoreview", "parse", str(FIXTURES / "pubmed21n1298_cases.xml"),
+         "-f", fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert err == ""
+
+
+def test_a_file_without_records_says_so(tmp_path: Path) -> None:
+    # A daily update file can hold only deletions; an empty "[]" alone looks like a bug.
+    path = tmp_path / "deletions.xml"
+    path.write_text('<?xml version="1.0"?>\n<PubmedArticleSet><DeleteCitation>'
+                    '<PMID Version="1">1</PMID></DeleteCitation></PubmedArticleSet>\n')
+    result = run("parse", str(path), "-f", "json")
+    assert (result.exit_code, json.loads(result.stdout)) == (0, [])
+    assert result.stderr.strip() == f"cytoreview: no PubMed records in {path}"

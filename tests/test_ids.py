@@ -79,12 +79,23 @@ def test_id_list_skips_comments_blanks_and_names_bad_lines() -> None:
     assert [(line, err.text) for line, err in listing.invalid] == [(5, "not-an-id")]
 
 
-@pytest.mark.parametrize("data", [b"\x00\x01\x02binary", b"\xff\xfe\xfa not utf-8",
-                                  b"junk\nmore junk\n"])
+@pytest.mark.parametrize("data", [b"\x00\x01\x02binary", b"\xfa\xfb not utf-8",
+                                  b"\xff\xfe\xfa odd-length UTF-16", b"junk\nmore junk\n"])
 def test_malformed_id_list_is_a_usage_error(data: bytes) -> None:
     with pytest.raises(InvalidInput) as info:
         read_id_list(data, "list.txt")
     assert str(info.value).startswith("list.txt: ")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "cp1252", "utf-8-sig"])
+def test_id_lists_saved_by_windows_tools_are_read(encoding: str) -> None:
+    text = "# Jørgensen et al., for the IL-2 review\r\n15461571\r\nPMC3531190\r\n"
+    data = text.encode(encoding)
+    if encoding in ("utf-16-le", "utf-16-be"):  # Excel's "Unicode Text" writes the BOM
+        data = ("\ufeff" + text).encode(encoding)
+    listing = read_id_list(data, "list.txt")
+    assert [i.value for i in listing.identifiers] == ["15461571", "PMC3531190"]
+    assert listing.invalid == []
 
 
 @given(st.integers(min_value=1, max_value=999_999_999))

@@ -165,6 +165,7 @@ def test_a_query_ncbi_cannot_read_is_a_usage_error_asked_once(eutils: EutilsServ
     result = CliRunner().invoke(app, ["search", "(cancer AND", "-f", "json"])
     assert result.exit_code == 2
     assert "cannot read the query" in result.stderr and "Traceback" not in result.stderr
+    assert "'(cancer AND'" in result.stderr.splitlines()[0]
     assert len([r for r in eutils.requests if r.endpoint == "esearch"]) == 1  # not retried
 
 

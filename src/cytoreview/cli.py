@@ -73,11 +73,18 @@ OfflineOpt = Annotated[bool, typer.Option(
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]
 
 
+class _StdoutConsole(Console):
+    def on_broken_pipe(self) -> None:
+        # Rich's own answer is SystemExit(1); let _open_output end every format the same way.
+        self.quiet = True
+        raise BrokenPipeError
+
+
 @dataclass
 class Consoles:
     """The one stdout console and the one stderr console, passed to whatever prints."""
 
-    out: Console = field(default_factory=lambda: Console(highlight=False))
+    out: Console = field(default_factory=lambda: _StdoutConsole(highlight=False))
     err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
 
     def say(self, message: str, style: str | None = None) -> None:
@@ -115,8 +122,17 @@ def _handled(cons: Consoles) -> Iterator[None]:
 def _open_output(path: Path | None) -> Iterator[TextIO]:
     """stdout, or a temporary file renamed over ``path`` only once complete."""
     if path is None:
-        yield sys.stdout
-        sys.stdout.flush()
+        try:
+            yield sys.stdout
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader stopped (`| head`): it has what it wanted, which is no failure of
+            # ours, and every format ends the same way, exit 0 (Click alone said 1 for some).
+            # Python flushes stdout again at exit: point it at /dev/null so that cannot fail.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            raise typer.Exit(ExitStatus.SUCCESS) from None
         return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with suppress(OSError):
@@ -462,10 +478,15 @@ def parse(
             # The workers write the records' JSON/CSV text; this process only writes bytes.
             rendered = render_files(paths, fmt.value, jobs=jobs, roles=not no_roles)
             with _open_output(output) as stream:
-                write_rendered(kept(rendered), fmt.value, stream)
+                count = write_rendered(kept(rendered), fmt.value, stream)
         else:
             records = kept(parse_files(paths, jobs=jobs, roles=not no_roles))
-            _emit(cons, records, fmt, output, "parse", paths, full=full, all_roles=all_roles)
+            count = _emit(cons, records, fmt, output, "parse", paths, full=full,
+                          all_roles=all_roles)
+    if count == 0 and not errors and not state["interrupted"]:
+        # Well-formed XML without a PubmedArticle (a DeleteCitation-only update file, an
+        # esearch answer saved by mistake): say so rather than print nothing at all.
+        cons.say(f"cytoreview: no PubMed records in {', '.join(paths)}", style="yellow")
     if state["interrupted"]:
         cons.say("cytoreview: interrupted; the output holds the records parsed so far",
                  style="yellow")

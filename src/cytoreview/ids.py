@@ -10,6 +10,7 @@ Everything is checked here, before any request, so a typo costs no call to NCBI:
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -163,18 +164,30 @@ class IdList:
     invalid: list[tuple[int, InvalidIdentifier]]
 
 
+def _decode_list(data: bytes, source: str) -> str:
+    """The text of an ID list as Windows tools save them too: UTF-16 with a byte order mark
+    (Excel's "Unicode Text", PowerShell's ``>``), or a legacy code page where a comment has
+    "Jørgensen" (IDs themselves are ASCII, so cp1252 cannot misread one)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"{source}: not an ID list (invalid UTF-16)") from exc
+    if b"\x00" in data:
+        raise InvalidInput(f"{source}: not an ID list (binary data)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
 def read_id_list(data: bytes, source: str) -> IdList:
     """Read an ID list: one ID per line, ``#`` comments and blank lines ignored.
 
     Invalid lines are returned (to be named and skipped); a file that is not text at all, or has
     no valid ID among non-empty lines, is malformed and raises :class:`InvalidInput`.
     """
-    if b"\x00" in data:
-        raise InvalidInput(f"{source}: not an ID list (binary data)")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{source}: not an ID list (invalid UTF-8 at byte {exc.start})") from exc
+    text = _decode_list(data, source)
     found: list[Identifier] = []
     invalid: list[tuple[int, InvalidIdentifier]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):

@@ -42,6 +42,7 @@ from .errors import (
     Interrupted,
     InvalidInput,
     NotFound,
+    QueryRejected,
     ServiceError,
     ServiceUnavailable,
     UnreadableFile,
@@ -552,7 +553,11 @@ def search(
         if offline:
             found = _recalled_search(cache, query)
         else:
-            found = active.esearch(query, retmax=wanted, usehistory=large)
+            try:
+                found = active.esearch(query, retmax=wanted, usehistory=large)
+            except QueryRejected as exc:
+                # The message names the input, as every other bad input's does.
+                raise QueryRejected(f"search {query!r}: {exc}") from exc
             if cache is not None:
                 cache.remember_search(query, found.count, found.ids)
         pmids = found.ids[:wanted]
