@@ -108,6 +108,21 @@ def test_offsets_survive_leading_and_inner_whitespace() -> None:
             "Patients received IL-2 (ca. 600,000 IU/kg). 12 patients responded.",
             ["Patients received IL-2 (ca. 600,000 IU/kg).", "12 patients responded."],
         ),
+        # A list number belongs to its item: alone, "1." became a key sentence (66 records).
+        (
+            "Three results were seen. 1. Cells grew. 2. Cells died. The dose was 5. It worked. "
+            "Topics: 1. Costs. A ratio of 2 : 1. Overall, fine.",
+            ["Three results were seen.", "1. Cells grew.", "2. Cells died.", "The dose was 5.",
+             "It worked.", "Topics: 1. Costs.", "A ratio of 2 : 1.", "Overall, fine."],
+        ),
+        # A genus initial before a hyphenated word (PMID 427513: "hominis-positive.").
+        (
+            "Mice got E. coli-derived LPS. S. aureus-specific T cells and M. hominis-positive "
+            "samples rose. Levels of vitamin D. We agree.",
+            ["Mice got E. coli-derived LPS.",
+             "S. aureus-specific T cells and M. hominis-positive samples rose.",
+             "Levels of vitamin D.", "We agree."],
+        ),
     ],
 )
 def test_tricky_biomedical_sentences(text: str, expected: list[str]) -> None:
@@ -137,3 +152,14 @@ def test_long_abstract_with_many_bracket_pairs() -> None:
     spans = split(text)
     assert len(spans) == 3000
     assert text[spans[7][0] : spans[7][1]] == one.format(i=7).strip()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["." * 200_000, "?" * 100_000 + " and more.", "[" * 50_000 + "a. B " + ")" * 50_000,
+     "(" * 50_000 + "a. B " + "]" * 50_000],
+    ids=["dots", "question-marks", "unmatched-closers", "mismatched-closers"])
+def test_runs_of_punctuation_and_brackets_stay_linear(text: str) -> None:
+    # Each of these took minutes when the splitter was quadratic in them (100,000 dots: 166 s);
+    # a hostile record must not stall a batch.
+    check_contract(text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -21,7 +22,14 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .errors import CytoreviewError, ExitStatus, Interrupted, InvalidInput, UnreadableFile
+from .errors import (
+    CytoreviewError,
+    CytoreviewWarning,
+    ExitStatus,
+    Interrupted,
+    InvalidInput,
+    UnreadableFile,
+)
 from .ids import Identifier
 from .model import Article
 from .procs import terminate_as_interrupt
@@ -575,9 +583,21 @@ def _exit_at_once(status: int) -> None:
 _WORKER_GRACE_SECONDS = 10.0
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    if issubclass(category, CytoreviewWarning):
+        print(f"cytoreview: warning: {message}", file=sys.stderr)
+    else:
+        _default_show_warning(message, category, filename, lineno, file, line)
+
+
+_default_show_warning = warnings.showwarning
+
+
 def main() -> None:
     """Console-script entry point: the last guard against tracebacks."""
     terminate_as_interrupt()
+    warnings.showwarning = _show_warning
     try:
         app()
     except SystemExit as exc:

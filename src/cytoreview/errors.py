@@ -12,6 +12,9 @@ One tree, so a caller can catch ``CytoreviewError`` and a script can rely on exi
         ├── ServiceUnavailable   connection refused, DNS failure, timeouts (names the URL)
         └── QueryRejected        exit 2: NCBI cannot read a search query (not retried)
 
+    CytoreviewWarning            the work goes on, but the user should know (a damaged role
+                                 model file: the cue-phrase baseline stands in)
+
 Low-level errors (httpx, lxml, OSError) are translated into these in one place per module,
 always with ``raise ... from exc`` so the cause survives for debugging.
 """
@@ -40,6 +43,10 @@ class CytoreviewError(Exception):
     exit_status: ExitStatus = ExitStatus.PARTIAL
 
 
+class CytoreviewWarning(UserWarning):
+    """Issued with :func:`warnings.warn`; the command line prints it as one line."""
+
+
 class InvalidInput(CytoreviewError):
     exit_status = ExitStatus.USAGE
 
@@ -48,7 +55,9 @@ class InvalidIdentifier(InvalidInput):
     def __init__(self, text: str, reason: str = "not a PMID, DOI, PMCID or PubMed/doi.org URL"):
         self.text = text
         self.reason = reason
-        super().__init__(f"{text!r}: {reason}")
+        # A pasted paragraph stays a one-line message.
+        shown = repr(text) if len(text) <= 120 else f"{text[:100]!r}... ({len(text):,} characters)"
+        super().__init__(f"{shown}: {reason}")
 
 
 class UnreadableFile(InvalidInput):

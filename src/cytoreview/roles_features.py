@@ -209,7 +209,7 @@ def featurize(
         )
     # "\n" separates sentences, and is not a token character, so no n-gram crosses sentences.
     joined = "\n".join(sentences).lower() + "\n"
-    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).copy()
+    codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).copy()
     sent_lens = np.fromiter(map(len, sentences), dtype=np.int64, count=n) + 1
     sent_starts = np.concatenate(([0], np.cumsum(sent_lens)[:-1])).astype(np.int64)
 

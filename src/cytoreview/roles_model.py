@@ -31,6 +31,7 @@ are loaded once, on first use.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cytoreview.errors import CytoreviewWarning
 from cytoreview.model import ROLES, Role
 from cytoreview.roles_features import HASH_BITS, N_POSITION, STAT_SYMBOLS, Batch, featurize
 
@@ -132,14 +134,19 @@ class RoleModel:
 
     @classmethod
     def load(cls, path: Path | str) -> RoleModel:
-        with np.load(path) as z:
-            far = "w_prev2" in z.files
-            return cls(
-                z["w_self"], z["w_prev"], z["w_next"], z["trans"], z["start"], z["end"],
-                float(z["temperature"]),
-                z["w_prev2"] if far else None, z["w_next2"] if far else None,
-                Stack.from_npz(z),
-            )
+        with np.load(path) as npz:
+            z = {name: npz[name] for name in npz.files}  # each access inflates the array
+        bad = [name for name, array in z.items() if not np.isfinite(array).all()]
+        if bad:
+            # NaN weights made every sentence "background" with confidence null.
+            raise ValueError(f"non-finite weights in {', '.join(bad)}")
+        far = "w_prev2" in z
+        return cls(
+            z["w_self"], z["w_prev"], z["w_next"], z["trans"], z["start"], z["end"],
+            float(z["temperature"]),
+            z["w_prev2"] if far else None, z["w_next2"] if far else None,
+            Stack.from_npz(z),
+        )
 
     def save(self, path: Path | str) -> None:
         # float16 halves the file; the weights' precision is far beyond what decisions need.
@@ -396,8 +403,8 @@ class Stack:
         self.end = np.asarray(end, dtype=np.float64)
 
     @classmethod
-    def from_npz(cls, z: np.lib.npyio.NpzFile) -> Stack | None:
-        if "s2_w" not in z.files:
+    def from_npz(cls, z: dict[str, Array]) -> Stack | None:
+        if "s2_w" not in z:
             return None
         return cls(z["s2_w"], z["s2_trans"], z["s2_start"], z["s2_end"])
 
@@ -571,12 +578,18 @@ def _lse(x: Array, axis: int) -> Array:
 
 
 def load_default() -> RoleModel | None:
-    """The shipped model, or None when the file is absent (a bare source checkout)."""
+    """The shipped model, or None when the file is absent (a bare source checkout) or
+    damaged; a damaged file is also reported as a :class:`CytoreviewWarning`, since the
+    baseline's roles are much less accurate."""
     ref = resources.files("cytoreview") / "data" / MODEL_FILE
     try:
         with resources.as_file(ref) as path:
             if not path.is_file():
                 return None
             return RoleModel.load(path)
-    except (OSError, ValueError, KeyError):
+    except Exception as exc:  # numpy, zipfile, zlib and EOF errors alike
+        warnings.warn(
+            f"the role model {ref} cannot be read ({type(exc).__name__}: {exc}); roles come "
+            "from the cue-phrase baseline until cytoreview is reinstalled",
+            CytoreviewWarning, stacklevel=2)
         return None

@@ -10,6 +10,7 @@ Key-sentence rule (documented in the README, relied on by compact batch views):
   comparisons; ``results_score``), the earliest on a tie; otherwise "".
 * ``key_conclusions``: the first conclusions sentence with an explicit conclusion cue ("In
   conclusion", "These findings suggest"), otherwise the first conclusions sentence; otherwise "".
+* An inline heading that is a sentence of its own ("Objective.") is never a key sentence.
 """
 
 from __future__ import annotations
@@ -25,57 +26,53 @@ __all__ = ["build_summary", "results_score"]
 
 # Plain substring and word-set tests: a regex alternation per sentence cost more than the model.
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-_STAT_MARKS = ("p <", "p<", "p =", "p=", "p >", "p ≤", "p≤", "±", "95% ci", "95 % ci",
-               "confidence interval", "odds ratio", "hazard ratio", "relative risk", "r =", "auc")
-_STAT_WORDS = frozenset({"or", "hr", "rr", "ci", "sd", "mean", "median", "sensitivity",
-                         "specificity", "auc", "iqr"})
+_STAT_MARKS = ("±", "95% ci", "95 % ci", "confidence interval", "odds ratio", "hazard ratio",
+               "relative risk")
+# "p < 0.05", "r = 0.8", but not "group < 5" or "Mr = ": the letter must stand alone.
+_RELATION = re.compile(r"(?<![a-z0-9])[pr] ?[<=>≤]")
+_RELATION_GATE = re.compile(r"[<=>≤]")
+# Abbreviations count in capitals only: "OR" is an odds ratio, "or" is a conjunction.
+_STAT_ABBREVIATIONS = frozenset({"OR", "HR", "RR", "CI", "SD", "AUC", "IQR", "aOR", "aHR"})
+_STAT_WORDS = frozenset({"mean", "median", "sensitivity", "specificity"})
 _COMPARISON_WORDS = frozenset(
     {"significant", "significantly", "higher", "lower", "greater", "fewer", "more", "less",
      "increased", "decreased", "reduced", "improved", "compared", "versus", "vs", "than",
      "associated", "correlated", "superior", "inferior", "differed", "difference", "differ"}
 )
 _PUNCT = ",.;:()[]"
+# An inline heading the splitter leaves as a sentence of its own ("Objective. We ..." in
+# J Neural Eng): never a key sentence, although the purpose cue matches "Objective.".
+_HEADING = re.compile(
+    r"(?:main |key )?(?:objectives?|aims?|purposes?|background|introduction|context|approach"
+    r"|methods?|methodology|design|setting|results?|findings|significance|interpretation"
+    r"|conclusions?|summary|video abstract|graphical abstract)\s?[.:]?", re.IGNORECASE)
+_HEADING_MAX = 24
 _NOT_AIMS = frozenset({"methods", "findings"})
 
 
 def results_score(text: str) -> float:
     """How much a sentence reads like a result: statistics weigh most, then numbers, comparisons."""
     low = text.lower()
-    words = map(str.strip, low.split(), repeat(_PUNCT))
-    listed = list(filter(_SCORED_WORDS.__contains__, words))
+    words = list(map(str.strip, text.split(), repeat(_PUNCT)))
+    abbreviations = sum(map(_STAT_ABBREVIATIONS.__contains__, words))
+    listed = list(filter(_SCORED_WORDS.__contains__, map(str.lower, words)))
     stat_words = sum(map(_STAT_WORDS.__contains__, listed))
     numbers = min(len(_NUMBER.findall(text)), 8)
-    stats = min(_stat_marks(low) + stat_words, 4)
+    stats = min(_stat_marks(low) + stat_words + abbreviations, 4)
     comparisons = min(len(listed) - stat_words, 4)
     pct = 1 if "%" in text else 0
     return 2.0 * stats + 0.5 * numbers + 1.0 * comparisons + pct
 
 
 def _stat_marks(low: str) -> int:
-    """How many of _STAT_MARKS occur in ``low``: the marks grouped under a character or word
-    they all contain, so that most groups cost one search."""
-    contains = low.__contains__
-    found = 0
-    for gate, marks in _MARK_GROUPS if low.isascii() else _MARK_GROUPS_ALL:
-        if gate is None or any(map(contains, gate)):
-            found += sum(map(contains, marks))
+    """How many kinds of statistical notation ``low`` (lowercased) holds."""
+    found = sum(map(low.__contains__, _STAT_MARKS))
+    if _RELATION_GATE.search(low):
+        found += min(len(_RELATION.findall(low)), 2)
     return found
 
 
-def _mark_groups(ascii_only: bool) -> tuple[tuple[tuple[str, ...] | None, tuple[str, ...]], ...]:
-    marks = [m for m in _STAT_MARKS if m.isascii() or not ascii_only]
-    groups: list[tuple[tuple[str, ...] | None, tuple[str, ...]]] = []
-    for gate in (("<", "=", ">", "≤"), ("% ci",), (" ratio",)):
-        inside = tuple(m for m in marks if any(g in m for g in gate))
-        marks = [m for m in marks if m not in inside]
-        groups.append((gate, inside))
-    groups.append((None, tuple(marks)))
-    return tuple(groups)
-
-
 _SCORED_WORDS = _STAT_WORDS | _COMPARISON_WORDS
-_MARK_GROUPS = _mark_groups(ascii_only=True)
-_MARK_GROUPS_ALL = _mark_groups(ascii_only=False)
 
 
 # PURPOSE_CUE is one IGNORECASE alternation that the regex engine tries at every position of
@@ -196,6 +193,11 @@ def build_summary(
     def joined(role: Role) -> str:
         return " ".join([text[s.start : s.end] for s in by_role[role]])
 
+    def heading(s: Sentence) -> bool:
+        return s.end - s.start <= _HEADING_MAX and bool(_HEADING.fullmatch(text, s.start, s.end))
+
+    # Headings are never key sentences (they still count in the joined texts above).
+
     key_purpose = ""
     # A cue inside a sentence labelled by NLM as something else (e.g. "This study shows ..." in
     # RESULTS) is not the purpose: trust the cue only where the role is purpose or predicted;
@@ -206,20 +208,20 @@ def build_summary(
             for s in sentences
             if (s.role == "purpose" or (s.source == "model" and s.role not in _NOT_AIMS))
             and _states_purpose(text[s.start : s.end])
+            and not heading(s)
         ),
         None,
     )
     if cued is not None:
         key_purpose = text[cued.start : cued.end]
-    elif by_role["purpose"]:
+    elif purposes := [i for i, s in enumerate(sentences)
+                      if s.role == "purpose" and not heading(s)]:
         conf = confidences if confidences is not None else [s.confidence for s in sentences]
-        best_i = max(
-            (i for i, s in enumerate(sentences) if s.role == "purpose"), key=conf.__getitem__
-        )
+        best_i = max(purposes, key=conf.__getitem__)
         key_purpose = text[sentences[best_i].start : sentences[best_i].end]
 
     key_findings = ""
-    findings = by_role["findings"]
+    findings = [s for s in by_role["findings"] if not heading(s)]
     if len(findings) == 1:
         key_findings = text[findings[0].start : findings[0].end]
     elif findings:
@@ -228,7 +230,7 @@ def build_summary(
         key_findings = text[findings[best_i].start : findings[best_i].end]
 
     key_conclusions = ""
-    concl = by_role["conclusions"]
+    concl = [s for s in by_role["conclusions"] if not heading(s)]
     if concl:
         first = concl[0]
         if len(concl) > 1:
