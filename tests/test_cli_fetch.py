@@ -262,3 +262,17 @@ def test_an_output_that_cannot_be_written_fails_before_any_request(
     assert eutils.requests == []
     code, _, err = run("parse", str(SEEDS / "seeds.xml"), "-o", str(tmp_path / "x" / "y.md"))
     assert code == 2 and "cannot write" in err
+
+
+@pytest.mark.parametrize("fmt", ["table", "jsonl", "json"])
+def test_a_reader_that_stops_early_still_learns_what_failed(eutils: EutilsServer,
+                                                            fmt: str) -> None:
+    # `fetch ... | head -3` under pipefail: the output stops quietly, but an ID that was not
+    # found is still named and still makes the exit code 1 (it was 0 for a while).
+    proc = subprocess.Popen([sys.executable, "-m", "cytoreview", "fetch", WYSOCKI, "99999998",
+                             "-f", fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert "99999998" in err and "Traceback" not in err and "internal error" not in err

@@ -235,3 +235,28 @@ def test_a_file_without_records_says_so(tmp_path: Path) -> None:
     result = run("parse", str(path), "-f", "json")
     assert (result.exit_code, json.loads(result.stdout)) == (0, [])
     assert result.stderr.strip() == f"cytoreview: no PubMed records in {path}"
+
+
+def test_a_reader_that_stops_early_still_hears_of_a_broken_file(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.xml"
+    broken.write_text("this is not XML")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cytoreview", "parse", str(broken),
+         str(FIXTURES / "pubmed21n1298_cases.xml"), "-f", "jsonl", "--jobs", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 2
+    assert str(broken) in err and "Traceback" not in err
+
+
+def test_cache_info_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "cytoreview", "cache", "info"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "CYTOREVIEW_CACHE_DIR": str(tmp_path)})
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert err == ""

@@ -45,6 +45,10 @@ from cytoreview.ids import parse_identifier, parse_identifiers, read_id_list
         ("https://doi.org/10.1002/(SICI)1097-0142(19960101)77:1<1::AID-CNCR1>3.0.CO;2-#",
          "doi", "10.1002/(sici)1097-0142(19960101)77:1<1::aid-cncr1>3.0.co;2-#"),
         ("https://doi.org/10.1000/a%23b", "doi", "10.1000/a#b"),
+        # An anchor of the landing page is not part of the DOI.
+        ("https://doi.org/10.1000/xyz#section1", "doi", "10.1000/xyz"),
+        ("PubMed Central: PMC3531190", "pmcid", "PMC3531190"),
+        ("PubMed: PMC3531190", "pmcid", "PMC3531190"),
     ],
 )
 def test_accepts_what_users_paste(text: str, kind: str, value: str) -> None:
@@ -55,7 +59,10 @@ def test_accepts_what_users_paste(text: str, kind: str, value: str) -> None:
 @pytest.mark.parametrize(
     "text", ["abc", "", "0", "PMID: 12a", "10.12/x", "doi:", "https://example.org/123",
              "https://pubmed.ncbi.nlm.nih.gov/", "1234567890123", "PMID: 000",
-             "https://europepmc.org/article/MED/"])
+             "https://europepmc.org/article/MED/",
+             # NCBI pages that are not records: a gene and a species, not PMIDs 7157 and 9606.
+             "https://www.ncbi.nlm.nih.gov/gene/7157",
+             "https://www.ncbi.nlm.nih.gov/taxonomy/9606"])
 def test_rejects_with_a_message_naming_the_input(text: str) -> None:
     with pytest.raises(InvalidIdentifier) as info:
         parse_identifier(text)

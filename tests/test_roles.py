@@ -559,23 +559,27 @@ _SHIPPED = Path(roles_model.__file__).parent / "data" / roles_model.MODEL_FILE
 
 
 @pytest.mark.skipif(not _SHIPPED.is_file(), reason="no model file in this checkout")
+@pytest.mark.parametrize("jobs", ["1", "2"])
 @pytest.mark.parametrize("damage", ["truncated", "zeroed", "empty", "nan-weights"])
 def test_a_damaged_model_file_is_reported_and_the_baseline_stands_in(
-        damage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        damage: str, jobs: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from cytoreview.errors import CytoreviewWarning
 
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / roles_model.MODEL_FILE).write_bytes(
         _damaged_models(_SHIPPED.read_bytes())[damage])
     # A subprocess: the model is loaded once per process, and the warning is printed by the
-    # command line's entry point, as a user would see it.
+    # command line's entry point, as a user would see it: once, also with worker processes.
+    xml = Path(__file__).parent / "fixtures" / "xml"
+    files = [REFERENCE.parent / "seeds.xml", xml / "pubmed20n0014_cases.xml",
+             xml / "pubmed21n1298_cases.xml"]
     script = (
         "import sys, pathlib\n"
         "from importlib import resources\n"
         "from cytoreview import cli\n"
         f"resources.files = lambda package: pathlib.Path({str(tmp_path)!r})\n"
-        f"sys.argv = ['cytoreview', 'parse', {str(REFERENCE.parent / 'seeds.xml')!r}, "
-        "'-f', 'json']\n"
+        f"sys.argv = ['cytoreview', 'parse', *{[str(f) for f in files]!r}, '-f', 'json', "
+        f"'--jobs', {jobs!r}]\n"
         "cli.main()\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

@@ -115,6 +115,13 @@ def test_offsets_survive_leading_and_inner_whitespace() -> None:
             ["Three results were seen.", "1. Cells grew.", "2. Cells died.", "The dose was 5.",
              "It worked.", "Topics: 1. Costs.", "A ratio of 2 : 1.", "Overall, fine."],
         ),
+        # ...but a number after an abbreviation ends its sentence (PMIDs 416629, 401804).
+        (
+            "It is summarized in Fig. 2. The new method was tested with FD&C Yellow No. 6. "
+            "Each collaborator agreed.",
+            ["It is summarized in Fig. 2.", "The new method was tested with FD&C Yellow No. 6.",
+             "Each collaborator agreed."],
+        ),
         # A genus initial before a hyphenated word (PMID 427513: "hominis-positive.").
         (
             "Mice got E. coli-derived LPS. S. aureus-specific T cells and M. hominis-positive "
@@ -122,6 +129,12 @@ def test_offsets_survive_leading_and_inner_whitespace() -> None:
             ["Mice got E. coli-derived LPS.",
              "S. aureus-specific T cells and M. hominis-positive samples rose.",
              "Levels of vitamin D.", "We agree."],
+        ),
+        # Only a hyphenated word makes the capital a genus initial.
+        (
+            "It lacked vitamin D. mRNA levels fell. It blocks complex I. mtDNA copy number fell.",
+            ["It lacked vitamin D.", "mRNA levels fell.", "It blocks complex I.",
+             "mtDNA copy number fell."],
         ),
     ],
 )

@@ -6,6 +6,7 @@ stdout (or ``-o FILE``, written atomically), everything else to stderr.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
@@ -85,7 +86,13 @@ class _StdoutConsole(Console):
     def on_broken_pipe(self) -> None:
         # Rich's own answer is SystemExit(1); let _open_output end every format the same way.
         self.quiet = True
-        raise BrokenPipeError
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
+class _StderrConsole(Console):
+    def on_broken_pipe(self) -> None:
+        # Nobody reads the messages any more; the data on stdout or in -o still counts.
+        self.quiet = True
 
 
 @dataclass
@@ -93,7 +100,7 @@ class Consoles:
     """The one stdout console and the one stderr console, passed to whatever prints."""
 
     out: Console = field(default_factory=lambda: _StdoutConsole(highlight=False))
-    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    err: Console = field(default_factory=lambda: _StderrConsole(stderr=True, highlight=False))
 
     def say(self, message: str, style: str | None = None) -> None:
         # soft_wrap keeps each message on one line however narrow the terminal.
@@ -126,6 +133,10 @@ def _handled(cons: Consoles) -> Iterator[None]:
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
 
 
+#: Set when stdout's reader went away (`| head`): nothing more is written, nothing is missing.
+_stdout_reader = {"gone": False}
+
+
 @contextmanager
 def _open_output(path: Path | None) -> Iterator[TextIO]:
     """stdout, or a temporary file renamed over ``path`` only once complete."""
@@ -134,13 +145,14 @@ def _open_output(path: Path | None) -> Iterator[TextIO]:
             yield sys.stdout
             sys.stdout.flush()
         except BrokenPipeError:
-            # The reader stopped (`| head`): it has what it wanted, which is no failure of
-            # ours, and every format ends the same way, exit 0 (Click alone said 1 for some).
+            # The reader stopped (`| head`): it has what it wanted. Writing ends here, quietly
+            # and the same way in every format (Click and Rich said exit 1 for some, 0 for
+            # others); the caller still names failed inputs and picks the exit code from them.
             # Python flushes stdout again at exit: point it at /dev/null so that cannot fail.
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
-            raise typer.Exit(ExitStatus.SUCCESS) from None
+            _stdout_reader["gone"] = True
         return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with suppress(OSError):
@@ -197,6 +209,7 @@ def _emit(
             return len(shown)
         provenance = Provenance(command=command, inputs=tuple(inputs))
         return write(articles, fmt.value, stream, provenance)
+    return 0  # stdout's reader went away
 
 
 def _progress(cons: Consoles, quiet: bool) -> ProgressBar | None:
@@ -288,7 +301,18 @@ def _run_fetch(ctx: typer.Context, command: str, inputs: list[str], fetch_job: s
             cons.say(result.note, style="yellow")
         if not quiet and output is not None:
             cons.say(f"wrote {written} record(s) to {output}", style="dim")
+        # After the work, not before: the first requests are not held up by it.
+        _check_role_model()
         raise typer.Exit(result.exit_status)
+
+
+def _check_role_model() -> None:
+    """Load the role model in this process (at once if loaded already): worker processes
+    leave it to this one to warn, once, that a damaged model file was replaced by the
+    baseline."""
+    from .roles import using_model
+
+    using_model()
 
 
 def _emit_rendered(result: FetchResult, fmt: str, output: Path | None) -> int:
@@ -300,6 +324,7 @@ def _emit_rendered(result: FetchResult, fmt: str, output: Path | None) -> int:
     with _open_output(output) as stream:
         return write_rendered(((texts.get(a.pmid) or render_records([a], fmt), 1)
                                for a in result.articles), fmt, stream)
+    return 0  # stdout's reader went away
 
 
 @contextmanager
@@ -480,8 +505,13 @@ def parse(
         except KeyboardInterrupt:
             state["interrupted"] = True
 
+    count = 0
     with _handled(cons):
         _check_writable(output)
+        if not no_roles:
+            # Loaded here, before the workers fork: they share it instead of each loading
+            # it, and a damaged model file is reported once, by this process.
+            _check_role_model()
         if fmt.value in RENDERED_FORMATS:
             # The workers write the records' JSON/CSV text; this process only writes bytes.
             rendered = render_files(paths, fmt.value, jobs=jobs, roles=not no_roles)
@@ -491,7 +521,7 @@ def parse(
             records = kept(parse_files(paths, jobs=jobs, roles=not no_roles))
             count = _emit(cons, records, fmt, output, "parse", paths, full=full,
                           all_roles=all_roles)
-    if count == 0 and not errors and not state["interrupted"]:
+    if count == 0 and not errors and not state["interrupted"] and not _stdout_reader["gone"]:
         # Well-formed XML without a PubmedArticle (a DeleteCitation-only update file, an
         # esearch answer saved by mistake): say so rather than print nothing at all.
         cons.say(f"cytoreview: no PubMed records in {', '.join(paths)}", style="yellow")
@@ -521,10 +551,12 @@ def cache_info(ctx: typer.Context) -> None:
     def when(ts: float | None) -> str:
         return datetime.fromtimestamp(ts).isoformat(timespec="seconds") if ts else "-"
 
-    cons.out.print(f"path:     {info.path}\nrecords:  {info.records}\naliases:  {info.aliases}"
-                   f"\nsearches: {info.searches}"
-                   f"\nsize:     {info.size_bytes / 1e6:.1f} MB\noldest:   {when(info.oldest)}"
-                   f"\nnewest:   {when(info.newest)}", markup=False, highlight=False)
+    with _open_output(None):
+        cons.out.print(
+            f"path:     {info.path}\nrecords:  {info.records}\naliases:  {info.aliases}"
+            f"\nsearches: {info.searches}"
+            f"\nsize:     {info.size_bytes / 1e6:.1f} MB\noldest:   {when(info.oldest)}"
+            f"\nnewest:   {when(info.newest)}", markup=False, highlight=False)
 
 
 @cache_app.command("clear")
@@ -586,7 +618,8 @@ _WORKER_GRACE_SECONDS = 10.0
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: TextIO | None = None, line: str | None = None) -> None:
     if issubclass(category, CytoreviewWarning):
-        print(f"cytoreview: warning: {message}", file=sys.stderr)
+        with suppress(OSError):  # stderr closed: the warning has nowhere to go
+            print(f"cytoreview: warning: {message}", file=sys.stderr)
     else:
         _default_show_warning(message, category, filename, lineno, file, line)
 

@@ -28,12 +28,15 @@ _PMID = re.compile(r"0*([1-9][0-9]{0,8})")
 _PMCID = re.compile(r"PMC[1-9][0-9]{0,9}", re.IGNORECASE)
 # Crossref's advice for matching modern DOIs: 10.NNNN(.NNNN)/suffix of printable characters.
 _DOI = re.compile(r"10\.[0-9]{4,9}(?:\.[0-9]+)*/\S+")
-_PREFIX = re.compile(r"^(pmid|pubmed(?:\s*id)?|pmc\s*id|pmcid|pmc|doi)\s*[:=]?\s*",
-                     re.IGNORECASE)
-_PREFIX_KIND = {"pubmed": "pmid", "pubmedid": "pmid", "pmcid": "pmc"}
+_PREFIX = re.compile(
+    r"^(pmid|pubmed\s*central(?:\s*id)?|pubmed(?:\s*id)?|pmc\s*id|pmcid|pmc|doi)\s*[:=]?\s*",
+    re.IGNORECASE)
+_PREFIX_KIND = {"pubmed": "pmid", "pubmedid": "pmid", "pmcid": "pmc", "pubmedcentral": "pmc",
+                "pubmedcentralid": "pmc"}
 _TRAILING = ".,;:'\"!?>"
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 _PUBMED_HOSTS = {"pubmed.ncbi.nlm.nih.gov", "www.ncbi.nlm.nih.gov", "ncbi.nlm.nih.gov"}
+_NCBI_HOSTS = {"www.ncbi.nlm.nih.gov", "ncbi.nlm.nih.gov"}
 _EUROPEPMC_HOSTS = {"europepmc.org", "www.europepmc.org"}
 _PMC_HOSTS = {"pmc.ncbi.nlm.nih.gov", "www.ncbi.nlm.nih.gov", "ncbi.nlm.nih.gov",
               *_EUROPEPMC_HOSTS}
@@ -82,21 +85,24 @@ def _from_url(text: str) -> str | None:
     host = (url.hostname or "").lower()
     path = unquote(url.path)
     if host in _DOI_HOSTS:
-        # '#' is legal in a DOI (10.1002/(SICI)...#...) and a doi.org URL has no page anchors.
-        # SICI DOIs end in one: "...3.0.CO;2-#".
-        fragment = "#" + unquote(url.fragment) if "#" in text else ""
-        return "doi:" + path.lstrip("/") + fragment
+        # SICI DOIs end in '#' ("...3.0.CO;2-#"), which urlsplit takes for an empty anchor;
+        # a real anchor ("#section1") is the landing page's and not part of the DOI.
+        sici = text.endswith("#")
+        return "doi:" + path.lstrip("/") + ("#" if sici else "")
     segments = [s for s in path.split("/") if s]
     if host in _EUROPEPMC_HOSTS:
         # europepmc.org/article/MED/123 and /abstract/MED/123 name a PubMed record.
         for source, seg in pairwise(segments):
             if source.upper() == "MED" and _PMID.fullmatch(seg):
                 return "pmid:" + seg
-    if host in _PMC_HOSTS:
+    # www.ncbi.nlm.nih.gov also serves /gene/7157 and /taxonomy/9606: only its /pmc/ and
+    # /pubmed/ paths name records.
+    shared = host in _NCBI_HOSTS
+    if host in _PMC_HOSTS and (not shared or segments[:1] == ["pmc"]):
         for seg in segments:
             if _PMCID.fullmatch(seg):
                 return seg
-    if host in _PUBMED_HOSTS:
+    if host in _PUBMED_HOSTS and (not shared or segments[:1] == ["pubmed"]):
         for seg in segments:
             if _PMID.fullmatch(seg):
                 return "pmid:" + seg
@@ -132,7 +138,7 @@ def parse_identifier(text: str) -> Identifier:
     pmid = _PMID.fullmatch(candidate)
     if explicit in (None, "pmid") and pmid:
         return Identifier("pmid", pmid.group(1), raw)
-    if explicit in (None, "pmc"):
+    if explicit in (None, "pmc", "pmid"):  # "PubMed: PMC123" is unambiguous too
         if _PMCID.fullmatch(candidate):
             return Identifier("pmcid", candidate.upper(), raw)
         if explicit and pmid:

@@ -162,7 +162,8 @@ def overview(articles: Sequence[Article], width: int = 100) -> RenderableType:
     if width < NARROW:
         entries = []
         for article in articles:
-            head = Text(article.pmid, style=f"bold link {article.pubmed_url}")
+            # Assembled: a style given to Text() itself would run on into the year.
+            head = Text.assemble((article.pmid, f"bold link {article.pubmed_url}"))
             if article.year:
                 head.append(f" · {article.year}", style="dim")
             entries.append(Text.assemble(head, "\n", _title(article), "\n",

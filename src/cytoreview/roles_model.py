@@ -30,6 +30,7 @@ are loaded once, on first use.
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import warnings
 from collections.abc import Sequence
@@ -588,6 +589,8 @@ def load_default() -> RoleModel | None:
                 return None
             return RoleModel.load(path)
     except Exception as exc:  # numpy, zipfile, zlib and EOF errors alike
+        if multiprocessing.parent_process() is not None:
+            return None  # a worker: the command's own process says it, once
         warnings.warn(
             f"the role model {ref} cannot be read ({type(exc).__name__}: {exc}); roles come "
             "from the cue-phrase baseline until cytoreview is reinstalled",

@@ -194,9 +194,8 @@ def build_summary(
         return " ".join([text[s.start : s.end] for s in by_role[role]])
 
     def heading(s: Sentence) -> bool:
+        # Never a key sentence; still part of the joined texts above.
         return s.end - s.start <= _HEADING_MAX and bool(_HEADING.fullmatch(text, s.start, s.end))
-
-    # Headings are never key sentences (they still count in the joined texts above).
 
     key_purpose = ""
     # A cue inside a sentence labelled by NLM as something else (e.g. "This study shows ..." in

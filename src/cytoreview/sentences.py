@@ -49,6 +49,7 @@ _INITIALS = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]$")
 _SINGLE_CAPITAL = re.compile(r"^[A-Z]$")
 _PREV_INITIAL = re.compile(r"(?:^|[\s(])[A-Z]\.\s*[A-Z]\.$")
 _NEXT_INITIAL = re.compile(r"[A-Z]\.\s")
+_HYPHENATED = re.compile(r"\s*[a-z]+-")
 _LOWER_START_OK = re.compile(r"[a-z0-9%)]$")
 _GLUED_LEFT = re.compile(r"[a-z\u03b1-\u03c9]{2}\)?$|[0-9%]\)$")
 _BRACKETS = re.compile(r"[()\[\]]")
@@ -122,7 +123,7 @@ def _is_boundary(text: str, match: re.Match[str], space: str | None, space2: str
     if len(token) > 2 and token[1] == "." and _INITIALS.match(token):
         return False
     if len(token) == 1 and _SINGLE_CAPITAL.match(token):
-        if space2 is not None:
+        if space2 is not None and _HYPHENATED.match(text, match.end()):
             return False  # a genus initial: "E. coli-derived", "S. aureus-specific"
         # "D. R. Parkinson": an initial after an initial is a name, but "vitamin D. We" ends.
         prev_initial = bool(_PREV_INITIAL.search(text[max(0, start - 6) : start + 1]))
@@ -141,7 +142,11 @@ def _starts_sentence(text: str, pos: int) -> bool:
     if before[-1:] == ":":
         # "topics: 1. How" is a list; "a ratio of 2 : 1. Overall" is a number.
         return not before[:-1].rstrip()[-1:].isdigit()
-    return not before or before[-1] in ".?!;"
+    if before[-1:] == ".":
+        # "seen. 2. Cells" is a list; "in Fig. 2. The" and "Yellow No. 6. Each" are not.
+        word = before.rsplit(None, 1)[-1].lstrip("([\"'“‘").lower().rstrip(".")
+        return word not in _ABBREVIATIONS and word not in _NUMBER_ABBREVIATIONS
+    return not before or before[-1] in "?!;"
 
 
 def _next_is_initial(text: str, pos: int) -> bool:
