@@ -204,6 +204,18 @@ def test_settings_from_environment() -> None:
     assert json.dumps(default.api_key) == "null"
 
 
+def test_settings_built_in_code_mean_what_the_environment_would() -> None:
+    # A library caller's mirror: without the slash every request went to .../entrez/efetch.fcgi
+    # (404), and PMCIDs still went to NCBI's own converter.
+    mirror = Settings(eutils_url="http://127.0.0.1:8080/entrez/eutils")
+    assert mirror.eutils_url == "http://127.0.0.1:8080/entrez/eutils/"
+    assert mirror.idconv_url == "http://127.0.0.1:8080/pmc/utils/idconv/v1.0/"
+    assert Settings.from_env({}, eutils_url="http://127.0.0.1:8080/e/").idconv_url == (
+        "http://127.0.0.1:8080/pmc/utils/idconv/v1.0/")
+    assert Settings().idconv_url.startswith("https://pmc.ncbi.nlm.nih.gov/")
+    assert Settings(idconv_url="http://x.org/c/").idconv_url == "http://x.org/c/"
+
+
 def test_dns_failure_names_the_url() -> None:
     def unresolvable(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("[Errno -2] Name or service not known")
@@ -222,3 +234,46 @@ def test_a_mistyped_service_url_is_a_usage_error_before_any_request(name: str) -
     with pytest.raises(InvalidInput, match=name):
         Settings.from_env({name: "stand-in.example/entrez/eutils/"})
     assert Settings.from_env({name: "http://127.0.0.1:8080"})  # a bare host is a URL
+
+
+def _raise(exc: Exception) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+    return handler
+
+
+@pytest.mark.parametrize("handler", [
+    _raise(httpx.DecodingError("bad gzip body")),
+    _raise(httpx.TooManyRedirects("redirect loop")),
+    _raise(OSError("the caller's transport broke")),
+], ids=["decoding", "redirects", "oserror"])
+def test_low_level_failures_are_retried_then_a_service_error(
+        handler: Callable[[httpx.Request], httpx.Response]) -> None:
+    from cytoreview.errors import ServiceError
+
+    client, _, seen = make_client(handler, max_attempts=3)
+    with pytest.raises(ServiceError, match="gave up after 3 attempts"):
+        client.efetch(["1"])
+    assert len(seen) == 3
+
+
+@pytest.mark.parametrize("body", [
+    b"[]", b'{"esearchresult": {"count": "many", "idlist": []}}',
+    b'{"esearchresult": {"count": "1", "idlist": 5}}', b'{"esearchresult": []}',
+], ids=["list", "count", "idlist", "result-list"])
+def test_an_esearch_answer_of_the_wrong_shape_is_a_service_error(body: bytes) -> None:
+    from cytoreview.errors import ServiceError
+
+    client, _, _ = make_client(lambda r: httpx.Response(200, content=body), max_attempts=2)
+    with pytest.raises(ServiceError):
+        client.esearch("cancer")
+
+
+def test_an_id_converter_answer_of_the_wrong_shape_is_a_service_error() -> None:
+    from cytoreview.errors import ServiceError
+
+    for body in (b"[]", b'{"records": "none"}'):
+        client, _, _ = make_client(lambda r, b=body: httpx.Response(200, content=b),
+                                   max_attempts=2)
+        with pytest.raises(ServiceError):
+            client.idconv(["PMC1"])

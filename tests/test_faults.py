@@ -167,3 +167,38 @@ def test_a_worker_process_that_dies_loses_nothing(
     assert (tmp_path / "died").exists()
     assert [a.pmid for a in result.articles] == pmids
     assert not result.failures and result.fetched == len(pmids)
+
+
+def test_a_client_survives_a_run_that_was_cancelled(eutils: EutilsServer) -> None:
+    # A notebook: an exception (or Ctrl-C, "interrupt kernel") in the middle of one fetch used
+    # to cancel the caller's client for good, and the next fetch on it reported real records
+    # "not found".
+    from cytoreview.service import fetch
+
+    pmids = _pmids(eutils, 3)
+    client = _client(eutils)
+
+    def broken_progress(*_: object) -> None:
+        raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        fetch(pmids, client=client, progress=broken_progress)
+    result = fetch(pmids, client=client)
+    assert result.failures == []
+    assert [a.pmid for a in result.articles] == pmids
+    assert client.stats.requests >= 2  # the runs' requests are counted on the caller's client
+    client.close()
+
+
+def test_one_identifier_may_be_given_alone_and_pmids_as_ints(eutils: EutilsServer) -> None:
+    from cytoreview.errors import InvalidInput
+    from cytoreview.service import fetch
+
+    pmid = _pmids(eutils, 1)[0]
+    with _client(eutils) as client:
+        # A bare string used to be read character by character: PMIDs 1, 5, 4, ...
+        assert [a.pmid for a in fetch(pmid, client=client).articles] == [pmid]
+        assert [a.pmid for a in fetch(int(pmid), client=client).articles] == [pmid]
+        assert [a.pmid for a in fetch([int(pmid)], client=client).articles] == [pmid]
+        with pytest.raises(InvalidInput, match="must be a string or an int"):
+            fetch([1.5], client=client)  # type: ignore[list-item]

@@ -808,3 +808,26 @@ def test_workers_leave_when_parse_is_killed_outright(tmp_path: Path, slow_start:
         assert list(tmp.iterdir()) == []
     finally:
         _kill_all(marker)
+
+
+def test_one_path_is_one_file_whatever_its_type() -> None:
+    # A bare string used to be read as an iterable of one-character file names.
+    expected = pmids(list(parse_files([str(NEW)], jobs=1, roles=False)))
+    assert pmids(list(parse_files(str(NEW), jobs=1, roles=False))) == expected
+    assert pmids(list(parse_files(NEW, jobs=1, roles=False))) == expected
+    assert pmids(list(parse_files([NEW], jobs=1, roles=False))) == expected
+    assert [a.pmid for a in parse_file(NEW, roles=False).articles] == expected
+
+
+def test_overlapping_parses_put_the_collector_back_when_the_last_ends() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    first = parse_files([str(NEW)], jobs=1, roles=False)
+    second = parse_files([str(OLD)], jobs=1, roles=False)
+    next(first)
+    next(second)
+    first.close()
+    assert gc.get_threshold() != before  # the second parse is still running
+    second.close()
+    assert gc.get_threshold() == before

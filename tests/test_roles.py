@@ -591,6 +591,9 @@ def test_a_damaged_model_file_is_reported_and_the_baseline_stands_in(
     assert "cue-phrase baseline" in line
     records = json.loads(proc.stdout)
     assert all(s["confidence"] is not None for r in records for s in r["sentences"])
+    from cytoreview import procs
+
     monkeypatch.setattr(roles_model.resources, "files", lambda package: tmp_path)
+    monkeypatch.setattr(procs, "_SAY_ONCE", procs._token())  # this process has said it already
     with pytest.warns(CytoreviewWarning):
         assert roles_model.load_default() is None

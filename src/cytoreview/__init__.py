@@ -6,6 +6,10 @@ The library comes first; ``cytoreview`` the command is a thin caller of it::
     result = fetch(["15461571", "10.1097/01.cco.0000142070.45097.68"])
     for article in result.articles:
         print(article.title, article.summary.key_findings)
+
+Also here: ``search``, ``parse_file`` / ``parse_files`` (local PubMed XML), ``annotate`` /
+``annotate_many`` (sentence roles for articles built in code), ``Article``, and the exception
+tree under ``CytoreviewError`` (:mod:`cytoreview.errors`).
 """
 
 from __future__ import annotations
@@ -15,20 +19,51 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from .errors import (
+        CytoreviewError,
+        CytoreviewWarning,
+        InvalidIdentifier,
+        InvalidInput,
+        NotFound,
+        QueryRejected,
+        ServiceError,
+        ServiceUnavailable,
+        UnreadableFile,
+    )
+    from .localfiles import parse_file, parse_files
     from .model import Article
+    from .roles import annotate, annotate_many
     from .service import FetchResult, fetch, search
 
-__all__ = ["Article", "FetchResult", "__version__", "fetch", "search"]
+# Where each public name lives; imported on first use, so `import cytoreview` stays cheap for
+# the command's --help and for worker processes.
+_LAZY = {
+    "fetch": "service", "search": "service", "FetchResult": "service",
+    "parse_file": "localfiles", "parse_files": "localfiles",
+    "annotate": "roles", "annotate_many": "roles",
+    "Article": "model",
+    "CytoreviewError": "errors", "CytoreviewWarning": "errors", "InvalidInput": "errors",
+    "InvalidIdentifier": "errors", "UnreadableFile": "errors", "NotFound": "errors",
+    "ServiceError": "errors", "ServiceUnavailable": "errors", "QueryRejected": "errors",
+}  # fmt: skip
+
+__all__ = [
+    "Article", "CytoreviewError", "CytoreviewWarning", "FetchResult", "InvalidIdentifier",
+    "InvalidInput", "NotFound", "QueryRejected", "ServiceError", "ServiceUnavailable",
+    "UnreadableFile", "__version__", "annotate", "annotate_many", "fetch", "parse_file",
+    "parse_files", "search",
+]  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so `import cytoreview` stays cheap for the CLI's --help and worker processes.
-    if name in ("fetch", "search", "FetchResult"):
-        from . import service
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cytoreview' has no attribute {name!r}")
+    from importlib import import_module
 
-        return getattr(service, name)
-    if name == "Article":
-        from .model import Article
+    return getattr(import_module(f".{module}", __name__), name)
 
-        return Article
-    raise AttributeError(name)
+
+def __dir__() -> list[str]:
+    # Tab completion in a notebook shows the public names, lazy ones included.
+    return sorted(__all__)

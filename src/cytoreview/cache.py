@@ -93,8 +93,8 @@ class Cache:
 
     FILENAME = "records.sqlite3"
 
-    def __init__(self, directory: Path):
-        self.directory = directory
+    def __init__(self, directory: str | os.PathLike[str]):
+        self.directory = directory = Path(directory)
         self.path = directory / self.FILENAME
         try:
             directory.mkdir(parents=True, exist_ok=True)

@@ -301,18 +301,7 @@ def _run_fetch(ctx: typer.Context, command: str, inputs: list[str], fetch_job: s
             cons.say(result.note, style="yellow")
         if not quiet and output is not None:
             cons.say(f"wrote {written} record(s) to {output}", style="dim")
-        # After the work, not before: the first requests are not held up by it.
-        _check_role_model()
         raise typer.Exit(result.exit_status)
-
-
-def _check_role_model() -> None:
-    """Load the role model in this process (at once if loaded already): worker processes
-    leave it to this one to warn, once, that a damaged model file was replaced by the
-    baseline."""
-    from .roles import using_model
-
-    using_model()
 
 
 def _emit_rendered(result: FetchResult, fmt: str, output: Path | None) -> int:
@@ -508,10 +497,6 @@ def parse(
     count = 0
     with _handled(cons):
         _check_writable(output)
-        if not no_roles:
-            # Loaded here, before the workers fork: they share it instead of each loading
-            # it, and a damaged model file is reported once, by this process.
-            _check_role_model()
         if fmt.value in RENDERED_FORMATS:
             # The workers write the records' JSON/CSV text; this process only writes bytes.
             rendered = render_files(paths, fmt.value, jobs=jobs, roles=not no_roles)

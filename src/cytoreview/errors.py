@@ -8,6 +8,8 @@ One tree, so a caller can catch ``CytoreviewError`` and a script can rely on exi
     │   └── UnreadableFile       missing, unreadable, not XML, truncated (names file and position)
     ├── NotFound                 exit 1: an input that NCBI does not know
     ├── Interrupted              exit 130: Ctrl-C during a fetch (holds what was fetched)
+    ├── Cancelled                (in eutils) a request of a cancelled client; fetch and search
+    │                            cancel only the client they made for the run
     └── ServiceError             exit 1: E-utilities could not be reached or kept failing
         ├── ServiceUnavailable   connection refused, DNS failure, timeouts (names the URL)
         └── QueryRejected        exit 2: NCBI cannot read a search query (not retried)
@@ -48,10 +50,14 @@ class CytoreviewWarning(UserWarning):
 
 
 class InvalidInput(CytoreviewError):
+    """Something the caller gave cannot be used: an option, an ID list, a query, a setting."""
+
     exit_status = ExitStatus.USAGE
 
 
 class InvalidIdentifier(InvalidInput):
+    """An identifier that is no PMID, DOI, PMCID or record URL; ``text`` is what was given."""
+
     def __init__(self, text: str, reason: str = "not a PMID, DOI, PMCID or PubMed/doi.org URL"):
         self.text = text
         self.reason = reason
@@ -61,6 +67,9 @@ class InvalidIdentifier(InvalidInput):
 
 
 class UnreadableFile(InvalidInput):
+    """A local file that is missing, unreadable, not PubMed XML or cut short; ``reason`` says
+    which, with the line and column or byte where that is known."""
+
     def __init__(self, path: str, reason: str):
         self.path = path
         self.reason = reason
@@ -68,6 +77,8 @@ class UnreadableFile(InvalidInput):
 
 
 class NotFound(CytoreviewError):
+    """An input that PubMed does not know (a fetch reports these in ``result.failures``)."""
+
     exit_status = ExitStatus.PARTIAL
 
 
@@ -86,6 +97,8 @@ class Interrupted(CytoreviewError):
 
 
 class ServiceError(CytoreviewError):
+    """E-utilities answered wrongly or kept failing after the retries NCBI's advice allows."""
+
     exit_status = ExitStatus.PARTIAL
 
 
@@ -96,6 +109,9 @@ class QueryRejected(ServiceError):
 
 
 class ServiceUnavailable(ServiceError):
+    """E-utilities (or the PMC ID Converter) cannot be reached at all: refused, no such host,
+    timed out. ``url`` is the one that failed, without its query (and so without the key)."""
+
     def __init__(self, url: str, reason: str):
         self.url = url
         self.reason = reason

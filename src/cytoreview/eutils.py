@@ -55,10 +55,15 @@ Expect = Literal["xml", "json"]
 
 @dataclass(frozen=True)
 class Settings:
-    """Where and how to talk to NCBI. :meth:`from_env` reads the INTERFACE.md variables."""
+    """Where and how to talk to NCBI. :meth:`from_env` reads the INTERFACE.md variables.
+
+    ``eutils_url`` gets its trailing ``/`` if it lacks one (``urljoin`` would otherwise drop
+    its last segment); an empty ``idconv_url`` means NCBI's PMC ID Converter for NCBI's
+    E-utilities, and ``/pmc/utils/idconv/v1.0/`` on the same host for any other (a mirror
+    or the local stand-in), so PMCIDs never go to NCBI behind a mirror's back."""
 
     eutils_url: str = DEFAULT_EUTILS_URL
-    idconv_url: str = DEFAULT_IDCONV_URL
+    idconv_url: str = ""
     api_key: str | None = None
     email: str | None = None
     timeout: float = 30.0
@@ -68,6 +73,14 @@ class Settings:
     backoff_cap: float = 8.0
     # Connection refusals are rarely transient; a few quick tries keep a dead URL's message fast.
     max_connect_attempts: int = 3
+
+    def __post_init__(self) -> None:
+        eutils = self.eutils_url if self.eutils_url.endswith("/") else self.eutils_url + "/"
+        object.__setattr__(self, "eutils_url", eutils)
+        if not self.idconv_url:
+            idconv = (DEFAULT_IDCONV_URL if eutils == DEFAULT_EUTILS_URL
+                      else urljoin(eutils, IDCONV_PATH))
+            object.__setattr__(self, "idconv_url", idconv)
 
     @property
     def rate(self) -> float:
@@ -81,16 +94,9 @@ class Settings:
             url = env.get(name)
             if url and not re.match(r"https?://[^/\s]+(?:/\S*)?$", url):
                 raise InvalidInput(f"{name}={url!r} is not an http(s) URL")
-        eutils = env.get("CYTOREVIEW_EUTILS_URL") or DEFAULT_EUTILS_URL
-        if not eutils.endswith("/"):
-            eutils += "/"
-        idconv = env.get("CYTOREVIEW_IDCONV_URL")
-        if not idconv:
-            idconv = (DEFAULT_IDCONV_URL if eutils == DEFAULT_EUTILS_URL
-                      else urljoin(eutils, IDCONV_PATH))
         values: dict[str, Any] = {
-            "eutils_url": eutils,
-            "idconv_url": idconv,
+            "eutils_url": env.get("CYTOREVIEW_EUTILS_URL") or DEFAULT_EUTILS_URL,
+            "idconv_url": env.get("CYTOREVIEW_IDCONV_URL") or "",
             "api_key": env.get("NCBI_API_KEY") or None,
             "email": env.get("NCBI_EMAIL") or None,
         }
@@ -203,6 +209,16 @@ class Cancelled(CytoreviewError):
     """The client was cancelled (Ctrl-C) while a request waited or retried."""
 
 
+class _Borrowed(httpx.BaseTransport):
+    """Another client's transport, used but never closed (closing is its owner's job)."""
+
+    def __init__(self, inner: httpx.BaseTransport):
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._inner.handle_request(request)
+
+
 @dataclass
 class Stats:
     """What the client did: for progress bars, benchmarks and the closing summary."""
@@ -258,6 +274,7 @@ class EutilsClient:
         self.settings = settings or Settings.from_env()
         self.limiter = limiter or RateLimiter.shared(self.settings.rate)
         self.stats = Stats()
+        self._transport = transport
         self._cancel = threading.Event()
         timeout = httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout)
         self._http = httpx.Client(
@@ -276,8 +293,19 @@ class EutilsClient:
     def close(self) -> None:
         self._http.close()
 
+    def sibling(self) -> EutilsClient:
+        """A client for one run: this one's settings, rate limiter, statistics and transport,
+        with its own connections and its own :meth:`cancel`. A run that is cancelled (Ctrl-C,
+        an exception in a progress callback) stops only its sibling; this client, which a
+        library caller may keep using, stays as it was."""
+        transport = None if self._transport is None else _Borrowed(self._transport)
+        other = EutilsClient(self.settings, transport=transport, limiter=self.limiter)
+        other.stats = self.stats
+        return other
+
     def cancel(self) -> None:
-        """Make waiting, retrying and in-flight requests give up promptly (used on Ctrl-C)."""
+        """Make waiting, retrying and in-flight requests give up promptly (used on Ctrl-C).
+        For good: a cancelled client raises :class:`Cancelled` from then on."""
         self._cancel.set()
         # Closing the pool's connections ends requests in flight with a transport error.
         self._http.close()
@@ -344,7 +372,9 @@ class EutilsClient:
                 if connect_failures >= self.settings.max_connect_attempts:
                     raise ServiceUnavailable(url, _reason(exc)) from exc
                 failure, retry_after = _reason(exc), None
-            except httpx.TransportError as exc:  # timeouts, resets, protocol errors
+            # Timeouts, resets, protocol errors; a body that does not decode (gzip), a
+            # redirect loop; an OSError from a caller's transport: retried, then named.
+            except (httpx.RequestError, OSError) as exc:
                 failure, retry_after = _reason(exc), None
                 timed_out = isinstance(exc, httpx.TimeoutException)
                 if attempt >= max_attempts and timed_out:
@@ -369,13 +399,15 @@ class EutilsClient:
                 data = json.loads(body)
             except ValueError:
                 raise _Retry("response is not JSON") from None
-            if isinstance(data, dict):
-                query_error = (data.get("esearchresult") or {}).get("ERROR")
-                if query_error and not _TRANSIENT.search(str(query_error)):
-                    raise QueryRejected(f"NCBI cannot read the query: {str(query_error)[:200]}")
-                error = data.get("error") or query_error
-                if error:
-                    raise _Retry(f"error from NCBI: {str(error)[:200]}")
+            if not isinstance(data, dict):
+                raise _Retry("unexpected JSON answer (not an object)")
+            search = data.get("esearchresult")
+            query_error = search.get("ERROR") if isinstance(search, dict) else None
+            if query_error and not _TRANSIENT.search(str(query_error)):
+                raise QueryRejected(f"NCBI cannot read the query: {str(query_error)[:200]}")
+            error = data.get("error") or query_error
+            if error:
+                raise _Retry(f"error from NCBI: {str(error)[:200]}")
             return body
         stripped = body.strip()
         if not stripped.startswith(b"<"):
@@ -430,8 +462,12 @@ class EutilsClient:
             body = self.send(self.settings.idconv_url,
                              {"ids": ",".join(chunk), "format": "json", "idtype": "pmcid"},
                              expect="json")
-            data = json.loads(body)
-            for record in data.get("records", []):
+            records = json.loads(body).get("records") or []
+            if not isinstance(records, list):
+                raise ServiceError(f"{self.settings.idconv_url}: unexpected answer")
+            for record in records:
+                if not isinstance(record, dict):
+                    continue
                 pmcid = str(record.get("pmcid") or record.get("requested-id") or "").upper()
                 pmid = record.get("pmid")
                 if pmcid:
@@ -448,14 +484,18 @@ def _search_result(body: bytes, url: str) -> SearchResult:
         raise ServiceError(f"{url}: {result['ERROR']}")
     errors = result.get("errorlist") or {}
     warnings = result.get("warninglist") or {}
-    return SearchResult(
-        count=int(result.get("count", 0)),
-        ids=[str(i) for i in result.get("idlist", [])],
-        webenv=result.get("webenv"),
-        query_key=result.get("querykey"),
-        not_found=[*errors.get("phrasesnotfound", []), *errors.get("fieldsnotfound", [])],
-        warnings=[*warnings.get("outputmessages", []), *warnings.get("quotedphrasesnotfound", [])],
-    )
+    try:
+        return SearchResult(
+            count=int(result.get("count", 0)),
+            ids=[str(i) for i in result.get("idlist") or []],
+            webenv=result.get("webenv"),
+            query_key=result.get("querykey"),
+            not_found=[*errors.get("phrasesnotfound", []), *errors.get("fieldsnotfound", [])],
+            warnings=[*warnings.get("outputmessages", []),
+                      *warnings.get("quotedphrasesnotfound", [])],
+        )
+    except (TypeError, ValueError, AttributeError) as exc:  # a count of "many", a list for a dict
+        raise ServiceError(f"{url}: unexpected esearch answer ({exc})") from exc
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -466,7 +506,7 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _reason(exc: httpx.TransportError) -> str:
+def _reason(exc: Exception) -> str:
     if isinstance(exc, httpx.ConnectError):
         text = str(exc).lower()
         if "name or service" in text or "nodename" in text or "getaddrinfo" in text:

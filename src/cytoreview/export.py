@@ -67,14 +67,18 @@ class Provenance:
     tool_version: str = field(default_factory=_tool_version)
 
 
-def write(articles: Iterable[Article], fmt: str, out: TextIO, provenance: Provenance) -> int:
-    """Write ``articles`` to ``out`` in ``fmt``; returns how many were written."""
+def write(articles: Iterable[Article], fmt: str, out: TextIO,
+          provenance: Provenance | None = None) -> int:
+    """Write ``articles`` to ``out`` in ``fmt`` (one of ``json``, ``jsonl``, ``md``, ``csv``,
+    ``ris``, ``bibtex``); returns how many were written. ``provenance`` heads the digest and
+    the BibTeX file (default: made now, by the library, from no named inputs)."""
     if fmt == "table":
-        raise ValueError("the table format is rendered by the CLI, not written by export")
+        raise ValueError("the table format is rendered by cytoreview.render.show, not written "
+                         "by export")
     writer = _WRITERS.get(fmt)
     if writer is None:
-        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    return writer(articles, out, provenance)
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(_WRITERS)}")
+    return writer(articles, out, provenance or Provenance(command="library", inputs=()))
 
 
 # orjson: with indent, the same text as json.dumps(ensure_ascii=False, indent=2) on all 46,599

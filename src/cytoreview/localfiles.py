@@ -317,13 +317,25 @@ def iter_file(path: str, stats: ParseStats | None = None) -> Iterator[Article]:
 def _fewer_collections() -> Iterator[None]:
     """Parsing allocates millions of small objects that never form cycles; with the default
     thresholds the cyclic collector rescans them about every 700 allocations, ~10% of the
-    parse time. Raised for the duration, then put back."""
-    before = gc.get_threshold()
-    gc.set_threshold(50_000, 20, 100)
+    parse time. Raised for the duration, then put back when the last of any overlapping
+    parses (threads, open generators) ends."""
+    with _gc_lock:
+        if _gc_users[0] == 0:
+            _gc_saved[:] = gc.get_threshold()
+            gc.set_threshold(50_000, 20, 100)
+        _gc_users[0] += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _gc_lock:
+            _gc_users[0] -= 1
+            if _gc_users[0] == 0:
+                gc.set_threshold(*_gc_saved)
+
+
+_gc_lock = threading.Lock()
+_gc_users = [0]
+_gc_saved: list[int] = []
 
 
 _Annotate = Callable[[list[Article]], list[Article]]
@@ -370,10 +382,20 @@ def annotated_chunks(
             return
 
 
-def parse_file(path: str, roles: bool = True) -> FileResult:
+StrPath = str | os.PathLike[str]
+
+
+def _path_list(paths: Iterable[StrPath] | StrPath) -> list[str]:
+    # One path is one file, not an iterable of one-character file names.
+    if isinstance(paths, (str, os.PathLike)):
+        return [os.fspath(paths)]
+    return [os.fspath(p) for p in paths]
+
+
+def parse_file(path: StrPath, roles: bool = True) -> FileResult:
     """Read one file completely: its records (with sentence roles unless ``roles=False``),
     its :class:`ParseStats`, and the reason it broke, if it did. Never raises for a bad file."""
-    result = FileResult(str(path))
+    result = FileResult(os.fspath(path))
     with _fewer_collections():
         try:
             for chunk in annotated_chunks(result.path, roles, result.stats):
@@ -562,7 +584,7 @@ _Shipped = Rendered | UnreadableFile
 
 
 def parse_files(
-    paths: Iterable[str],
+    paths: Iterable[StrPath] | StrPath,
     jobs: int | None = None,
     roles: bool = True,
     stats: ParseStats | None = None,
@@ -577,18 +599,18 @@ def parse_files(
     even a single file uses every core. With one job everything runs in this process. ``stats``, if
     given, accumulates every file's counts.
     """
-    paths = [str(p) for p in paths]
+    files = _path_list(paths)
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     stats = stats if stats is not None else ParseStats()
-    if jobs <= 1 or not paths:
-        for item in _serial(paths, roles, stats, chunk_size):
+    if jobs <= 1 or not files:
+        for item in _serial(files, roles, stats, chunk_size):
             if isinstance(item, UnreadableFile):
                 yield item
             else:
                 yield from item
         return
     with _fewer_collections():  # the parent rebuilds every record from the wire format
-        for shipped in _shipped(paths, jobs, roles, stats, chunk_size, None):
+        for shipped in _shipped(files, jobs, roles, stats, chunk_size, None):
             if isinstance(shipped, UnreadableFile):
                 yield shipped
             else:
@@ -596,7 +618,7 @@ def parse_files(
 
 
 def render_files(
-    paths: Iterable[str],
+    paths: Iterable[StrPath] | StrPath,
     fmt: str,
     jobs: int | None = None,
     roles: bool = True,
@@ -611,17 +633,17 @@ def render_files(
 
     if fmt not in RENDERED_FORMATS:
         raise ValueError(f"{fmt!r} cannot be rendered in chunks")
-    paths = [str(p) for p in paths]
+    files = _path_list(paths)
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     stats = stats if stats is not None else ParseStats()
-    if jobs <= 1 or not paths:
-        for item in _serial(paths, roles, stats, chunk_size):
+    if jobs <= 1 or not files:
+        for item in _serial(files, roles, stats, chunk_size):
             if isinstance(item, UnreadableFile):
                 yield item
             else:
                 yield Rendered(render_records(item, fmt), len(item))
         return
-    yield from _shipped(paths, jobs, roles, stats, chunk_size, fmt)
+    yield from _shipped(files, jobs, roles, stats, chunk_size, fmt)
 
 
 def _shipped(

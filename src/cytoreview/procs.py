@@ -19,13 +19,36 @@ import threading
 import time
 from types import FrameType
 
-__all__ = ["ORPHAN_POLL_SECONDS", "init_worker", "terminate_as_interrupt"]
+__all__ = ["ORPHAN_POLL_SECONDS", "init_worker", "say_once", "terminate_as_interrupt"]
 
 #: How often a worker looks whether its parent is still there.
 ORPHAN_POLL_SECONDS = 0.5
 
 
 _owner: int | None = None  # the process whose SIGTERM is an interrupt
+
+
+def _token() -> int:
+    read, write = os.pipe()
+    os.write(write, b"!")
+    os.close(write)
+    os.set_blocking(read, False)
+    return read
+
+
+# One byte in a pipe made before any worker is forked: every worker inherits the same pipe,
+# and reading one byte is atomic, so exactly one process of the family gets it.
+_SAY_ONCE = _token()
+
+
+def say_once() -> bool:
+    """True for the first caller among this process and every worker forked from it, False
+    for all later ones: a warning that each worker would meet (a damaged role model file)
+    is printed once, by whichever process meets it first, not once per worker."""
+    try:
+        return os.read(_SAY_ONCE, 1) == b"!"
+    except BlockingIOError:
+        return False
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -30,7 +30,6 @@ are loaded once, on first use.
 
 from __future__ import annotations
 
-import multiprocessing
 import re
 import warnings
 from collections.abc import Sequence
@@ -43,6 +42,7 @@ import numpy.typing as npt
 
 from cytoreview.errors import CytoreviewWarning
 from cytoreview.model import ROLES, Role
+from cytoreview.procs import say_once
 from cytoreview.roles_features import HASH_BITS, N_POSITION, STAT_SYMBOLS, Batch, featurize
 
 __all__ = [
@@ -135,7 +135,8 @@ class RoleModel:
 
     @classmethod
     def load(cls, path: Path | str) -> RoleModel:
-        with np.load(path) as npz:
+        # Our own handle: np.load leaves its file open when a damaged archive makes it fail.
+        with open(path, "rb") as handle, np.load(handle) as npz:
             z = {name: npz[name] for name in npz.files}  # each access inflates the array
         bad = [name for name, array in z.items() if not np.isfinite(array).all()]
         if bad:
@@ -589,8 +590,8 @@ def load_default() -> RoleModel | None:
                 return None
             return RoleModel.load(path)
     except Exception as exc:  # numpy, zipfile, zlib and EOF errors alike
-        if multiprocessing.parent_process() is not None:
-            return None  # a worker: the command's own process says it, once
+        if not say_once():  # once, not once per worker process
+            return None
         warnings.warn(
             f"the role model {ref} cannot be read ({type(exc).__name__}: {exc}); roles come "
             "from the cue-phrase baseline until cytoreview is reinstalled",

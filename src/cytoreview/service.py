@@ -500,7 +500,7 @@ class Fetcher:
 
 
 def fetch(
-    ids: Iterable[str | Identifier],
+    ids: Iterable[str | int | Identifier] | str | int,
     *,
     client: EutilsClient | None = None,
     cache: Cache | None = None,
@@ -512,18 +512,30 @@ def fetch(
 ) -> FetchResult:
     """Fetch and summarize records for PMIDs, DOIs, PMCIDs or URLs, in input order.
 
-    Invalid identifiers raise :class:`~cytoreview.errors.InvalidIdentifier` before any request.
-    Settings come from the environment (``CYTOREVIEW_EUTILS_URL``, ``NCBI_API_KEY``, ...)
-    unless a ``client`` is given. ``render`` (one of
+    ``ids`` may also be one identifier (``fetch("15461571")``); PMIDs may be ints (a pandas
+    column). Invalid identifiers raise :class:`~cytoreview.errors.InvalidIdentifier` before any
+    request. Settings come from the environment (``CYTOREVIEW_EUTILS_URL``, ``NCBI_API_KEY``,
+    ...) unless a ``client`` is given; records are cached only when a ``cache`` is given. What
+    could not be had is in ``result.failures`` (and ``result.fatal`` when E-utilities cannot
+    be reached at all), never raised. ``render`` (one of
     :data:`cytoreview.export.RENDERED_FORMATS`): records parsed in worker processes also
     bring their output text, in ``result.rendered``.
     """
     _check_cache_options(cache, refresh, offline)
-    identifiers = unique(i if isinstance(i, Identifier) else parse_identifier(i) for i in ids)
+    # A lone string is one identifier, not an iterable of one-character PMIDs.
+    items = [ids] if isinstance(ids, (str, int)) else ids
+    identifiers = unique(i if isinstance(i, Identifier) else parse_identifier(_id_text(i))
+                         for i in items)
     with _client(client) as active:
         fetcher = Fetcher(active, cache, refresh=refresh, offline=offline, roles=roles,
                           progress=progress, render=render)
         return fetcher.run(identifiers)
+
+
+def _id_text(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidInput(f"{value!r}: an identifier must be a string or an int (a PMID)")
+    return str(value)
 
 
 def search(
@@ -547,7 +559,9 @@ def search(
     _check_cache_options(cache, refresh, offline)
     if not query.strip():
         raise InvalidInput("search: the query is empty")
-    wanted = max(0, min(max_results, MAX_SEARCH))
+    if max_results < 1:
+        raise InvalidInput(f"search {query!r}: max_results must be at least 1")
+    wanted = min(max_results, MAX_SEARCH)
     with _client(client) as active:
         large = wanted > GET_MAX_IDS and not offline
         if offline:
@@ -605,8 +619,8 @@ def _recalled_search(cache: Cache | None, query: str) -> SearchResult:
 
 @contextmanager
 def _client(client: EutilsClient | None) -> Iterator[EutilsClient]:
-    if client is not None:
-        yield client
-        return
-    with EutilsClient() as own:
+    # A caller's client is lent to a sibling: a run cancelled by Ctrl-C or an exception
+    # cancels for good, and a notebook's next fetch on the same client must still work
+    # (it reported every PMID "not found").
+    with client.sibling() if client is not None else EutilsClient() as own:
         yield own
