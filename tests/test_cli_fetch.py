@@ -276,3 +276,55 @@ def test_a_reader_that_stops_early_still_learns_what_failed(eutils: EutilsServer
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 1
     assert "99999998" in err and "Traceback" not in err and "internal error" not in err
+
+
+def test_an_interrupt_while_dois_are_searched_writes_the_records_already_had(
+    eutils: EutilsServer, tmp_path: Path
+) -> None:
+    # All PMIDs cached, one DOI to look up, and esearch stalls: Ctrl-C wrote nothing at all
+    # and named nothing.
+    import signal
+
+    assert run("fetch", WYSOCKI, PARKINSON, "-f", "json")[0] == 0  # cached now
+    eutils.configure(stall_seconds=60)
+    eutils.script(["stall"] * 6, endpoint="esearch")
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "cytoreview", "fetch", WYSOCKI, EKLUND_DOI,
+                             PARKINSON, "-f", "jsonl", "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not eutils.in_flight:  # the esearch, stalled
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert [json.loads(line)["pmid"] for line in out.read_text().splitlines()] == [
+        WYSOCKI, PARKINSON]
+    assert "not fetched: " + EKLUND_DOI in err
+
+
+def test_an_interrupted_run_without_a_cache_does_not_promise_one(eutils: EutilsServer) -> None:
+    import signal
+
+    eutils.configure(stall_seconds=60)
+    eutils.script(["stall"] * 6, endpoint="efetch")
+    proc = subprocess.Popen([sys.executable, "-m", "cytoreview", "fetch", WYSOCKI,
+                             "--no-cache"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not eutils.in_flight:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130
+    assert "nothing was cached (--no-cache)" in err and "are cached" not in err

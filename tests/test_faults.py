@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from cytoreview import fetch_worker
+from cytoreview.cache import Cache
 from cytoreview.cli import app
 from cytoreview.errors import ServiceError, ServiceUnavailable
 from cytoreview.eutils import EutilsClient, RateLimiter, Settings
@@ -202,3 +204,68 @@ def test_one_identifier_may_be_given_alone_and_pmids_as_ints(eutils: EutilsServe
         assert [a.pmid for a in fetch([int(pmid)], client=client).articles] == [pmid]
         with pytest.raises(InvalidInput, match="must be a string or an int"):
             fetch([1.5], client=client)  # type: ignore[list-item]
+
+
+class _ClearedAfterLooking(Cache):
+    """`cytoreview cache clear` run by another process just after this fetch looked."""
+
+    def cached(self, pmids: Sequence[str]) -> set[str]:
+        found = super().cached(pmids)
+        self.clear()
+        return found
+
+
+@pytest.mark.parametrize("count", [3, 700], ids=["in-process", "worker-processes"])
+def test_records_gone_from_the_cache_meanwhile_are_fetched_again(
+        eutils: EutilsServer, tmp_path: Path, count: int) -> None:
+    # They were reported "PMID not found in PubMed" (3,009 of them in a helper's run).
+    from cytoreview.service import fetch
+
+    pmids = _pmids(eutils, count)
+    with _client(eutils) as client, Cache(tmp_path / "c") as cache:
+        assert fetch(pmids, client=client, cache=cache, roles=False).failures == []
+    with _client(eutils) as client, _ClearedAfterLooking(tmp_path / "c") as cache:
+        result = fetch(pmids, client=client, cache=cache, roles=False)
+    assert result.failures == []
+    assert [a.pmid for a in result.articles] == pmids
+
+
+def test_a_damaged_cache_entry_is_fetched_again(eutils: EutilsServer, tmp_path: Path) -> None:
+    # It failed the whole command with exit 2 and no output.
+    import sqlite3
+
+    pmids = _pmids(eutils, 2)
+    env = {"CYTOREVIEW_CACHE_DIR": str(tmp_path / "c")}
+    runner = CliRunner()
+    first = runner.invoke(app, ["fetch", *pmids, "-f", "jsonl"], env=env)
+    assert first.exit_code == 0
+    with sqlite3.connect(tmp_path / "c" / Cache.FILENAME) as db:
+        (xml,) = db.execute("SELECT xml FROM records WHERE pmid = ?", (pmids[0],)).fetchone()
+        db.execute("UPDATE records SET xml = ? WHERE pmid = ?", (bytes(xml)[:100], pmids[0]))
+    asked = len(eutils.requests)
+    again = runner.invoke(app, ["fetch", *pmids, "-f", "jsonl"], env=env)
+    assert again.exit_code == 0, again.stderr
+    assert [json.loads(line)["pmid"] for line in again.stdout.splitlines()] == pmids
+    assert [r.endpoint for r in eutils.requests[asked:]] == ["efetch"]  # only the damaged one
+
+
+def test_one_batch_that_times_out_is_not_the_service_gone(eutils: EutilsServer) -> None:
+    # After the first answer, a batch that keeps timing out used to end the whole job as
+    # "service unreachable" (every batch still waiting lost); now it is split and retried.
+    pmids = _pmids(eutils, 4)
+    eutils.configure(stall_seconds=2.0)
+    eutils.script([None, "stall", "stall"], endpoint="efetch")
+    with _client(eutils, timeout=0.4, max_attempts=2) as client:
+        result = Fetcher(client, batch_size=2, workers=1, roles=False).run(
+            [Identifier("pmid", p, p) for p in pmids])
+    assert result.fatal is None
+    assert result.failures == []
+    assert [a.pmid for a in result.articles] == pmids
+
+
+def test_a_failed_answer_of_the_pmc_id_converter_is_retried(eutils: EutilsServer) -> None:
+    # {"status": "error", ...} was taken as an answer: every PMCID "not known to PMC".
+    pmcid = "PMC529317"
+    eutils.script(["error200"], endpoint="idconv")
+    with _client(eutils) as client:
+        assert client.idconv([pmcid])[pmcid]

@@ -260,3 +260,29 @@ def test_cache_info_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0
     assert err == ""
+
+
+def test_a_signal_while_the_interpreter_shuts_down_is_no_traceback() -> None:
+    # The work is done and written; SIGTERM a moment later (here while a thread is still
+    # being joined at exit) printed "Exception ignored in: <module 'threading'>", exit 1.
+    import signal
+
+    script = (
+        "import sys, threading, time\n"
+        "from cytoreview import cli\n"
+        "def finished():\n"
+        "    threading.Thread(target=time.sleep, args=(5,)).start()\n"
+        "    print('written', flush=True)\n"
+        "    sys.exit(0)\n"
+        "cli.app = finished\n"
+        "cli.main()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "written\n"
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "Exception ignored" not in err

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -119,8 +120,9 @@ def _handled(cons: Consoles) -> Iterator[None]:
     try:
         yield
     except Interrupted as exc:
-        cons.say(f"cytoreview: {exc}; fetched records are cached, run the same command again "
-                 "to finish", style="yellow")
+        then = ("fetched records are cached, run the same command again to finish"
+                if exc.cached else "nothing was cached (--no-cache)")
+        cons.say(f"cytoreview: {exc}; {then}", style="yellow")
         if exc.remaining:
             cons.say("not fetched: " + ", ".join(exc.remaining[:20])
                      + (f" and {len(exc.remaining) - 20} more" if len(exc.remaining) > 20 else ""))
@@ -631,3 +633,15 @@ def main() -> None:
         print(f"cytoreview: internal error: {type(exc).__name__}: {exc} "
               "(set CYTOREVIEW_DEBUG=1 for the traceback)", file=sys.stderr)
         sys.exit(ExitStatus.PARTIAL)
+    finally:
+        # The work is done and written; a Ctrl-C or SIGTERM while the interpreter shuts down
+        # printed "Exception ignored in: <module 'threading'>" and exited 1.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _late_interrupt)
+
+
+def _late_interrupt(signum: int, frame: object) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):
+            stream.flush()
+    os._exit(ExitStatus.INTERRUPTED)

@@ -65,6 +65,11 @@ class InvalidIdentifier(InvalidInput):
         shown = repr(text) if len(text) <= 120 else f"{text[:100]!r}... ({len(text):,} characters)"
         super().__init__(f"{shown}: {reason}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # Rebuilt from its own arguments: raised in a worker process, it crosses back pickled
+        # (the default passes the message as the only argument and breaks the pool).
+        return type(self), (self.text, self.reason)
+
 
 class UnreadableFile(InvalidInput):
     """A local file that is missing, unreadable, not PubMed XML or cut short; ``reason`` says
@@ -74,6 +79,9 @@ class UnreadableFile(InvalidInput):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return type(self), (self.path, self.reason)
 
 
 class NotFound(CytoreviewError):
@@ -90,9 +98,10 @@ class Interrupted(CytoreviewError):
 
     exit_status = ExitStatus.INTERRUPTED
 
-    def __init__(self, result: FetchResult, remaining: list[str]):
+    def __init__(self, result: FetchResult, remaining: list[str], cached: bool = True):
         self.result = result
         self.remaining = remaining
+        self.cached = cached  # whether what was fetched is in the cache (not with --no-cache)
         super().__init__(f"interrupted: {len(remaining)} input(s) not fetched")
 
 
@@ -116,3 +125,6 @@ class ServiceUnavailable(ServiceError):
         self.url = url
         self.reason = reason
         super().__init__(f"cannot reach {url}: {reason}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return type(self), (self.url, self.reason)

@@ -406,6 +406,10 @@ class EutilsClient:
             if query_error and not _TRANSIENT.search(str(query_error)):
                 raise QueryRejected(f"NCBI cannot read the query: {str(query_error)[:200]}")
             error = data.get("error") or query_error
+            if not error and data.get("status") == "error":
+                # The PMC ID Converter's failure: {"status": "error", "message": ...}; taken as
+                # an answer, every PMCID of the request was "not known to PMC".
+                error = data.get("message") or "status: error"
             if error:
                 raise _Retry(f"error from NCBI: {str(error)[:200]}")
             return body

@@ -11,11 +11,13 @@ functions to them by reference, so they must stay module-level.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from . import parse
 from .cache import Cache
+from .errors import UnreadableFile
 from .model import Article
 from .procs import init_worker
 from .wire import encode_articles
@@ -68,9 +70,23 @@ def digest_cached_in_worker(pmids: list[str], roles: bool, render: str | None
 
 
 def parse_cached(blobs: Iterable[bytes], roles: bool) -> list[Article]:
-    """The records of cached record XML (one ``PubmedArticle`` each), annotated if ``roles``."""
+    """The records of cached record XML (one ``PubmedArticle`` each), annotated if ``roles``.
+    A damaged entry (a disk error, a cut write) is left out, not the whole batch: its PMID
+    is simply missing, and the caller fetches it again."""
+    blobs = list(blobs)
+    try:
+        articles = _parse_set(blobs)
+    except UnreadableFile:
+        articles = []
+        for blob in blobs:
+            with contextlib.suppress(UnreadableFile):
+                articles += _parse_set([blob])
+    return annotate(roles, articles)
+
+
+def _parse_set(blobs: list[bytes]) -> list[Article]:
     data = b"<PubmedArticleSet>" + b"".join(blobs) + b"</PubmedArticleSet>"
-    return annotate(roles, [a for a, _ in parse.parse_records(data, "cache")])
+    return [a for a, _ in parse.parse_records(data, "cache")]
 
 
 def _render(articles: list[Article], render: str | None) -> list[bytes] | None:

@@ -152,6 +152,8 @@ class Fetcher:
         self._threads: ThreadPoolExecutor | None = None
         self._pending: dict[Future[Any], tuple[str, _Job]] = {}
         self._history: History | None = None
+        self._resolved: dict[Identifier, list[str]] = {}
+        self._asked: set[str] = set()  # PMIDs of efetch answers that came back
         self.result = FetchResult()
 
     # -- public ---------------------------------------------------------------------------------
@@ -161,26 +163,30 @@ class Fetcher:
         """Fetch ``identifiers``. With ``history`` (the result set they came from), records
         not in the cache are fetched in pages of that set where a whole page is missing."""
         self._history = history
-        resolved = self._resolve(identifiers)
-        pmids = list(dict.fromkeys(p for group in resolved.values() for p in group))
+        resolved = self._resolved
         try:
-            self._load(pmids)
+            self._resolve(identifiers)
+            self._load(list(dict.fromkeys(p for group in resolved.values() for p in group)))
         except KeyboardInterrupt:
+            # Also while DOIs were being searched: the PMIDs known so far are written.
             self.client.cancel()
+            pmids = list(dict.fromkeys(p for group in resolved.values() for p in group))
             # A batch may have reached the cache while its worker was still annotating it.
-            self._read_cache([p for p in pmids if p not in self._records])
+            self._read_cache([p for p in pmids if p not in self._records], refetch=False)
             result = self._assemble(identifiers, resolved)
             done = {a.pmid for a in result.articles}
             remaining = [str(i) for i in identifiers
-                         if not set(resolved.get(i, [])) & done and not self._is_unknown(i)]
-            raise Interrupted(result, remaining) from None
+                         if not set(resolved.get(i, [])) & done and not self._is_unknown(i)
+                         and not (i.kind == "pmid" and i.value in self._asked)]
+            raise Interrupted(result, remaining, cached=self.cache is not None) from None
         return self._assemble(identifiers, resolved)
 
     # -- resolution ------------------------------------------------------------------------------
 
     def _resolve(self, identifiers: Sequence[Identifier]) -> dict[Identifier, list[str]]:
-        """Candidate PMIDs per identifier. DOI candidates are confirmed after fetching."""
-        out: dict[Identifier, list[str]] = {}
+        """Candidate PMIDs per identifier, in ``self._resolved`` as they become known (an
+        interrupt keeps what was resolved). DOI candidates are confirmed after fetching."""
+        out = self._resolved
         dois = [i for i in identifiers if i.kind == "doi"]
         pmcids = [i for i in identifiers if i.kind == "pmcid"]
         for ident in identifiers:
@@ -338,8 +344,14 @@ class Fetcher:
         except Cancelled:
             return None
         except ServiceUnavailable as exc:
+            if exc.reason == "timed out" and self._asked:
+                # Other batches came back: this one stalls, E-utilities is not gone. It is
+                # split and retried like a batch that keeps failing.
+                raise ServiceError(str(exc)) from exc
             self.result.fatal = str(exc)
             return None
+        with self._lock:
+            self._asked.update(job.batch)
         if self._procs is not None:
             return data
         return fetch_worker.digest(data, job.batch, self.roles)
@@ -412,6 +424,9 @@ class Fetcher:
             with self._lock:
                 self.result.from_cache += len(articles)
                 self._records.update((a.pmid, a) for a in articles)
+            got = {a.pmid for a in articles}
+            # Gone since the cache was asked (`cache clear` meanwhile) or damaged: fetched.
+            self._refetch([p for p in batch if p not in got])
             self._report()
             return
         self._store(articles, raw)
@@ -432,18 +447,27 @@ class Fetcher:
                 self._records[article.pmid] = article
         self._report()
 
-    def _read_cache(self, pmids: Sequence[str]) -> int:
-        """Load cached records for ``pmids``; returns how many were found."""
+    def _read_cache(self, pmids: Sequence[str], refetch: bool = True) -> int:
+        """Load cached records for ``pmids``; returns how many were found. With ``refetch``,
+        those that are no longer there or are damaged are fetched instead."""
         if not self.cache or not pmids:
             return 0
         blobs = self.cache.get(pmids).values()
-        if not blobs:
-            return 0
-        articles = fetch_worker.parse_cached(blobs, self.roles)
+        articles = fetch_worker.parse_cached(blobs, self.roles) if blobs else []
         with self._lock:
             for article in articles:
                 self._records[article.pmid] = article
+        if refetch:
+            got = {a.pmid for a in articles}
+            self._refetch([p for p in pmids if p not in got])
         return len(articles)
+
+    def _refetch(self, pmids: list[str]) -> None:
+        """Fetch records the cache was to give and did not (offline: they stay missing)."""
+        if not pmids or self.offline or self.result.fatal:
+            return
+        for start in range(0, len(pmids), self.batch_size):
+            self._submit_fetch(_Job(tuple(pmids[start : start + self.batch_size])))
 
     def _report(self) -> None:
         self.result.requests = self.client.stats.requests
