@@ -228,24 +228,33 @@ def test_interrupt_during_a_stalled_request_exits_at_once(
 ) -> None:
     # A request stalled by the server (no answer for a minute) held the exit for up to 30 s
     # after "interrupted" was printed, and a second Ctrl-C then printed a traceback.
+    code, err, waited = _signal_while_stalled(eutils, "efetch", signal_name,
+                                              "fetch", WYSOCKI, PARKINSON)
+    assert code == 130
+    assert waited < 5
+    assert "interrupted" in err and "Traceback" not in err
+
+
+def _signal_while_stalled(eutils: EutilsServer, endpoint: str, signal_name: str,
+                          *args: str) -> tuple[int, str, float]:
+    """Run the command until its request to ``endpoint`` stalls, send the signal: the exit
+    code, stderr, and how long the command took to exit after the signal."""
     import signal
 
     eutils.configure(stall_seconds=60)
-    eutils.script(["stall"] * 6, endpoint="efetch")
-    proc = subprocess.Popen([sys.executable, "-m", "cytoreview", "fetch", WYSOCKI, PARKINSON],
+    eutils.script(["stall"] * 6, endpoint=endpoint)
+    proc = subprocess.Popen([sys.executable, "-m", "cytoreview", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
-        while not eutils.in_flight:  # the efetch, stalled
+        while not eutils.in_flight:  # the request, stalled
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         time.sleep(0.3)
         sent = time.monotonic()
         proc.send_signal(getattr(signal, signal_name))
         _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 130
-        assert time.monotonic() - sent < 5
-        assert "interrupted" in err and "Traceback" not in err
+        return proc.returncode, err, time.monotonic() - sent
     finally:
         proc.kill()
         proc.wait()
@@ -283,48 +292,18 @@ def test_an_interrupt_while_dois_are_searched_writes_the_records_already_had(
 ) -> None:
     # All PMIDs cached, one DOI to look up, and esearch stalls: Ctrl-C wrote nothing at all
     # and named nothing.
-    import signal
-
     assert run("fetch", WYSOCKI, PARKINSON, "-f", "json")[0] == 0  # cached now
-    eutils.configure(stall_seconds=60)
-    eutils.script(["stall"] * 6, endpoint="esearch")
     out = tmp_path / "out.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "cytoreview", "fetch", WYSOCKI, EKLUND_DOI,
-                             PARKINSON, "-f", "jsonl", "-o", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while not eutils.in_flight:  # the esearch, stalled
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == 130, err
+    code, err, _ = _signal_while_stalled(eutils, "esearch", "SIGTERM", "fetch", WYSOCKI,
+                                         EKLUND_DOI, PARKINSON, "-f", "jsonl", "-o", str(out))
+    assert code == 130, err
     assert [json.loads(line)["pmid"] for line in out.read_text().splitlines()] == [
         WYSOCKI, PARKINSON]
     assert "not fetched: " + EKLUND_DOI in err
 
 
 def test_an_interrupted_run_without_a_cache_does_not_promise_one(eutils: EutilsServer) -> None:
-    import signal
-
-    eutils.configure(stall_seconds=60)
-    eutils.script(["stall"] * 6, endpoint="efetch")
-    proc = subprocess.Popen([sys.executable, "-m", "cytoreview", "fetch", WYSOCKI,
-                             "--no-cache"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while not eutils.in_flight:
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == 130
+    code, err, _ = _signal_while_stalled(eutils, "efetch", "SIGTERM", "fetch", WYSOCKI,
+                                         "--no-cache")
+    assert code == 130
     assert "nothing was cached (--no-cache)" in err and "are cached" not in err
