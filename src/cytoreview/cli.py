@@ -497,6 +497,7 @@ def parse(
             state["interrupted"] = True
 
     count = 0
+    _stdout_reader["gone"] = False  # per run: a test runner calls commands in one process
     with _handled(cons):
         _check_writable(output)
         if fmt.value in RENDERED_FORMATS:
