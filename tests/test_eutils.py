@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -196,7 +197,7 @@ def test_settings_from_environment() -> None:
            "NCBI_API_KEY": "k", "NCBI_EMAIL": "a@b.c"}
     settings = Settings.from_env(env)
     assert settings.eutils_url == "http://127.0.0.1:8080/entrez/eutils/"
-    assert settings.idconv_url == "http://127.0.0.1:8080/pmc/utils/idconv/v1.0/"
+    assert settings.converter_url == "http://127.0.0.1:8080/pmc/utils/idconv/v1.0/"
     assert (settings.api_key, settings.email, settings.rate) == ("k", "a@b.c", 10.0)
     default = Settings.from_env({})
     assert default.eutils_url == "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
@@ -209,11 +210,13 @@ def test_settings_built_in_code_mean_what_the_environment_would() -> None:
     # (404), and PMCIDs still went to NCBI's own converter.
     mirror = Settings(eutils_url="http://127.0.0.1:8080/entrez/eutils")
     assert mirror.eutils_url == "http://127.0.0.1:8080/entrez/eutils/"
-    assert mirror.idconv_url == "http://127.0.0.1:8080/pmc/utils/idconv/v1.0/"
-    assert Settings.from_env({}, eutils_url="http://127.0.0.1:8080/e/").idconv_url == (
+    assert mirror.converter_url == "http://127.0.0.1:8080/pmc/utils/idconv/v1.0/"
+    assert Settings.from_env({}, eutils_url="http://127.0.0.1:8080/e/").converter_url == (
         "http://127.0.0.1:8080/pmc/utils/idconv/v1.0/")
-    assert Settings().idconv_url.startswith("https://pmc.ncbi.nlm.nih.gov/")
-    assert Settings(idconv_url="http://x.org/c/").idconv_url == "http://x.org/c/"
+    assert dataclasses.replace(Settings(), eutils_url="http://127.0.0.1:8080/e/").converter_url \
+        == "http://127.0.0.1:8080/pmc/utils/idconv/v1.0/"
+    assert Settings().converter_url.startswith("https://pmc.ncbi.nlm.nih.gov/")
+    assert Settings(idconv_url="http://x.org/c/").converter_url == "http://x.org/c/"
 
 
 def test_dns_failure_names_the_url() -> None:

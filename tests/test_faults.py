@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -204,6 +205,13 @@ def test_one_identifier_may_be_given_alone_and_pmids_as_ints(eutils: EutilsServe
         assert [a.pmid for a in fetch([int(pmid)], client=client).articles] == [pmid]
         with pytest.raises(InvalidInput, match="must be a string or an int"):
             fetch([1.5], client=client)  # type: ignore[list-item]
+        with pytest.raises(InvalidInput, match="not bytes"):
+            fetch(pmid.encode(), client=client)  # type: ignore[arg-type]
+        import numpy as np
+
+        # A PMID column of a pandas frame holds numpy integers.
+        column = np.array([int(pmid)])
+        assert [a.pmid for a in fetch(column, client=client).articles] == [pmid]
 
 
 class _ClearedAfterLooking(Cache):
@@ -250,17 +258,31 @@ def test_a_damaged_cache_entry_is_fetched_again(eutils: EutilsServer, tmp_path: 
 
 
 def test_one_batch_that_times_out_is_not_the_service_gone(eutils: EutilsServer) -> None:
-    # After the first answer, a batch that keeps timing out used to end the whole job as
-    # "service unreachable" (every batch still waiting lost); now it is split and retried.
-    pmids = _pmids(eutils, 4)
+    # After answers, one batch that keeps timing out used to end the whole job as "service
+    # unreachable" (every batch still waiting lost). Now it fails alone; two in a row with no
+    # answer between still mean E-utilities has gone quiet, and the job stops.
+    pmids = _pmids(eutils, 6)
     eutils.configure(stall_seconds=2.0)
-    eutils.script([None, "stall", "stall"], endpoint="efetch")
+    eutils.script([None, "stall", "stall", None], endpoint="efetch")
     with _client(eutils, timeout=0.4, max_attempts=2) as client:
         result = Fetcher(client, batch_size=2, workers=1, roles=False).run(
             [Identifier("pmid", p, p) for p in pmids])
     assert result.fatal is None
-    assert result.failures == []
-    assert [a.pmid for a in result.articles] == pmids
+    assert [f.input for f in result.failures] == pmids[2:4]
+    assert all("timed out" in f.reason for f in result.failures)
+    assert [a.pmid for a in result.articles] == pmids[:2] + pmids[4:]
+
+
+def test_two_batches_timing_out_in_a_row_stop_the_job(eutils: EutilsServer) -> None:
+    pmids = _pmids(eutils, 8)
+    eutils.configure(stall_seconds=2.0)
+    eutils.script([None] + ["stall"] * 12, endpoint="efetch")
+    with _client(eutils, timeout=0.4, max_attempts=2) as client:
+        result = Fetcher(client, batch_size=2, workers=1, roles=False).run(
+            [Identifier("pmid", p, p) for p in pmids])
+        assert result.fatal is not None and "timed out" in result.fatal
+        assert [a.pmid for a in result.articles] == pmids[:2]
+        assert client.stats.requests == 5  # one answer, two batches of two attempts; no more
 
 
 def test_a_failed_answer_of_the_pmc_id_converter_is_retried(eutils: EutilsServer) -> None:
@@ -269,3 +291,45 @@ def test_a_failed_answer_of_the_pmc_id_converter_is_retried(eutils: EutilsServer
     eutils.script(["error200"], endpoint="idconv")
     with _client(eutils) as client:
         assert client.idconv([pmcid])[pmcid]
+
+
+def test_the_callers_client_still_rules_the_run(eutils: EutilsServer) -> None:
+    # Each run works on a sibling of the caller's client; the caller's cancel() (a Stop
+    # button, a watchdog thread) must still stop it, and a subclass's send() must still be
+    # the one that sends.
+    import threading
+
+    from cytoreview.service import fetch
+
+    class Counting(EutilsClient):
+        sent = 0
+
+        def send(self, *args: Any, **kwargs: Any) -> bytes:
+            Counting.sent += 1
+            return super().send(*args, **kwargs)
+
+    pmids = _pmids(eutils, 1400)
+    config = Settings(eutils_url=eutils.url, api_key="fault-suite", backoff_base=0.05)
+    with Counting(config, limiter=RateLimiter(config.rate)) as client:
+        assert fetch(pmids[:3], client=client, roles=False).failures == []
+        assert Counting.sent == 1
+        eutils.configure(latency=0.5)
+        threading.Timer(0.3, client.cancel).start()
+        result = fetch(pmids, client=client, roles=False)
+        assert len(result.articles) < len(pmids)  # stopped, not run to the end
+
+
+def test_an_interrupt_names_records_answered_but_not_yet_stored(
+        eutils: EutilsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An answer had come back, Ctrl-C came while it was parsed: "0 input(s) not fetched",
+    # and the records were lost without a word.
+    from cytoreview.errors import Interrupted
+
+    def interrupted_while_parsing(*_: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fetch_worker, "digest", interrupted_while_parsing)
+    pmids = _pmids(eutils, 3)
+    with _client(eutils) as client, pytest.raises(Interrupted) as info:
+        Fetcher(client, roles=False).run([Identifier("pmid", p, p) for p in pmids])
+    assert info.value.remaining == pmids

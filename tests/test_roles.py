@@ -597,3 +597,27 @@ def test_a_damaged_model_file_is_reported_and_the_baseline_stands_in(
     monkeypatch.setattr(procs, "_SAY_ONCE", procs._token())  # this process has said it already
     with pytest.warns(CytoreviewWarning):
         assert roles_model.load_default() is None
+
+
+def test_say_once_survives_its_pipe_being_closed_and_reused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A daemonising caller closes every descriptor; the number may come back as a file of its
+    # own, which must not be read from.
+    import os
+
+    from cytoreview import procs
+
+    token = procs._token()
+    assert token is not None
+    os.close(token[0])
+    other = tmp_path / "theirs.txt"
+    other.write_bytes(b"their data")
+    fd = os.open(other, os.O_RDONLY)
+    try:
+        monkeypatch.setattr(procs, "_SAY_ONCE", (fd, token[1]))
+        monkeypatch.setattr(procs, "_said_here", False)
+        assert procs.say_once() is True
+        assert procs.say_once() is False
+        assert os.read(fd, 100) == b"their data"  # not a byte taken
+    finally:
+        os.close(fd)

@@ -624,6 +624,7 @@ def main() -> None:
     except SystemExit as exc:
         if exc.code == ExitStatus.INTERRUPTED:
             _exit_at_once(ExitStatus.INTERRUPTED)
+        _finished["status"] = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
         raise
     except KeyboardInterrupt:
         print("cytoreview: interrupted", file=sys.stderr)
@@ -633,6 +634,7 @@ def main() -> None:
             raise
         print(f"cytoreview: internal error: {type(exc).__name__}: {exc} "
               "(set CYTOREVIEW_DEBUG=1 for the traceback)", file=sys.stderr)
+        _finished["status"] = ExitStatus.PARTIAL
         sys.exit(ExitStatus.PARTIAL)
     finally:
         # The work is done and written; a Ctrl-C or SIGTERM while the interpreter shuts down
@@ -641,8 +643,12 @@ def main() -> None:
             signal.signal(signum, _late_interrupt)
 
 
+#: The exit status the finished command chose, kept if a signal comes while Python exits.
+_finished = {"status": int(ExitStatus.INTERRUPTED)}
+
+
 def _late_interrupt(signum: int, frame: object) -> None:
     for stream in (sys.stdout, sys.stderr):
         with suppress(Exception):
             stream.flush()
-    os._exit(ExitStatus.INTERRUPTED)
+    os._exit(_finished["status"])

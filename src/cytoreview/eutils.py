@@ -14,6 +14,7 @@ The HTTP transport is injectable (``httpx.MockTransport`` in unit tests).
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import random
@@ -22,6 +23,7 @@ import struct
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -58,12 +60,11 @@ class Settings:
     """Where and how to talk to NCBI. :meth:`from_env` reads the INTERFACE.md variables.
 
     ``eutils_url`` gets its trailing ``/`` if it lacks one (``urljoin`` would otherwise drop
-    its last segment); an empty ``idconv_url`` means NCBI's PMC ID Converter for NCBI's
-    E-utilities, and ``/pmc/utils/idconv/v1.0/`` on the same host for any other (a mirror
-    or the local stand-in), so PMCIDs never go to NCBI behind a mirror's back."""
+    its last segment). ``idconv_url`` left empty follows ``eutils_url`` (see
+    :attr:`converter_url`), also through ``dataclasses.replace``."""
 
     eutils_url: str = DEFAULT_EUTILS_URL
-    idconv_url: str = ""
+    idconv_url: str = ""  # the PMC ID Converter; "" = NCBI's for NCBI, else the same host's
     api_key: str | None = None
     email: str | None = None
     timeout: float = 30.0
@@ -75,12 +76,19 @@ class Settings:
     max_connect_attempts: int = 3
 
     def __post_init__(self) -> None:
-        eutils = self.eutils_url if self.eutils_url.endswith("/") else self.eutils_url + "/"
-        object.__setattr__(self, "eutils_url", eutils)
-        if not self.idconv_url:
-            idconv = (DEFAULT_IDCONV_URL if eutils == DEFAULT_EUTILS_URL
-                      else urljoin(eutils, IDCONV_PATH))
-            object.__setattr__(self, "idconv_url", idconv)
+        if not self.eutils_url.endswith("/"):
+            object.__setattr__(self, "eutils_url", self.eutils_url + "/")
+
+    @property
+    def converter_url(self) -> str:
+        """The PMC ID Converter to use: ``idconv_url`` if set; otherwise NCBI's for NCBI's
+        E-utilities and ``/pmc/utils/idconv/v1.0/`` on the same host for any other (a mirror,
+        the local stand-in), so PMCIDs never go to NCBI behind a mirror's back."""
+        if self.idconv_url:
+            return self.idconv_url
+        if self.eutils_url == DEFAULT_EUTILS_URL:
+            return DEFAULT_IDCONV_URL
+        return urljoin(self.eutils_url, IDCONV_PATH)
 
     @property
     def rate(self) -> float:
@@ -276,8 +284,12 @@ class EutilsClient:
         self.stats = Stats()
         self._transport = transport
         self._cancel = threading.Event()
+        self._siblings: weakref.WeakSet[EutilsClient] = weakref.WeakSet()
+        self._http = self._new_http(transport)
+
+    def _new_http(self, transport: httpx.BaseTransport | None) -> httpx.Client:
         timeout = httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout)
-        self._http = httpx.Client(
+        return httpx.Client(
             transport=transport,
             timeout=timeout,
             headers={"User-Agent": f"{TOOL}/{__version__} (+https://pypi.org/project/cytoreview/)"},
@@ -294,21 +306,32 @@ class EutilsClient:
         self._http.close()
 
     def sibling(self) -> EutilsClient:
-        """A client for one run: this one's settings, rate limiter, statistics and transport,
-        with its own connections and its own :meth:`cancel`. A run that is cancelled (Ctrl-C,
-        an exception in a progress callback) stops only its sibling; this client, which a
-        library caller may keep using, stays as it was."""
-        transport = None if self._transport is None else _Borrowed(self._transport)
-        other = EutilsClient(self.settings, transport=transport, limiter=self.limiter)
-        other.stats = self.stats
+        """A client for one run: a copy of this one (a subclass stays that subclass; settings,
+        rate limiter, statistics and transport shared) with its own connections and its own
+        :meth:`cancel`. A run cancelled by Ctrl-C or an exception stops only its sibling, so
+        a library caller's client stays usable; cancelling this client still stops every
+        sibling in flight, and a sibling of a cancelled client starts cancelled."""
+        other = copy.copy(self)
+        other._cancel = threading.Event()
+        other._siblings = weakref.WeakSet()
+        # The caller's own transport is used, never closed: closing it is the caller's job
+        # (so cancelling cannot cut a request in flight there, only stop the next one).
+        other._http = other._new_http(
+            None if self._transport is None else _Borrowed(self._transport))
+        self._siblings.add(other)
+        if self._cancel.is_set():
+            other.cancel()
         return other
 
     def cancel(self) -> None:
         """Make waiting, retrying and in-flight requests give up promptly (used on Ctrl-C).
-        For good: a cancelled client raises :class:`Cancelled` from then on."""
+        For good: a cancelled client (and every sibling) raises :class:`Cancelled` from then
+        on."""
         self._cancel.set()
         # Closing the pool's connections ends requests in flight with a transport error.
         self._http.close()
+        for sibling in list(self._siblings):
+            sibling.cancel()
 
     # -- the one send path ---------------------------------------------------------------------
 
@@ -463,12 +486,12 @@ class EutilsClient:
         out: dict[str, str | None] = {}
         for start in range(0, len(pmcids), GET_MAX_IDS):
             chunk = pmcids[start : start + GET_MAX_IDS]
-            body = self.send(self.settings.idconv_url,
+            body = self.send(self.settings.converter_url,
                              {"ids": ",".join(chunk), "format": "json", "idtype": "pmcid"},
                              expect="json")
             records = json.loads(body).get("records") or []
             if not isinstance(records, list):
-                raise ServiceError(f"{self.settings.idconv_url}: unexpected answer")
+                raise ServiceError(f"{self.settings.converter_url}: unexpected answer")
             for record in records:
                 if not isinstance(record, dict):
                     continue

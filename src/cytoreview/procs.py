@@ -28,27 +28,42 @@ ORPHAN_POLL_SECONDS = 0.5
 _owner: int | None = None  # the process whose SIGTERM is an interrupt
 
 
-def _token() -> int:
+def _token() -> tuple[int, int] | None:
+    """A pipe holding one byte, and its inode; None where pipes cannot be read without
+    blocking (Windows before Python 3.12)."""
+    if not hasattr(os, "set_blocking"):
+        return None
     read, write = os.pipe()
     os.write(write, b"!")
     os.close(write)
     os.set_blocking(read, False)
-    return read
+    return read, os.fstat(read).st_ino
 
 
 # One byte in a pipe made before any worker is forked: every worker inherits the same pipe,
 # and reading one byte is atomic, so exactly one process of the family gets it.
 _SAY_ONCE = _token()
+_said_here = False  # where the pipe cannot be used: once per process
 
 
 def say_once() -> bool:
     """True for the first caller among this process and every worker forked from it, False
     for all later ones: a warning that each worker would meet (a damaged role model file)
-    is printed once, by whichever process meets it first, not once per worker."""
+    is printed once, by whichever process meets it first, not once per worker. (Workers
+    started by spawn, off Linux, each say it once.)"""
+    global _said_here
+    token = _SAY_ONCE
     try:
-        return os.read(_SAY_ONCE, 1) == b"!"
+        # The descriptor must still be our pipe: a daemonising caller may have closed it and
+        # the number been reused for a file of its own.
+        if token is not None and os.fstat(token[0]).st_ino == token[1]:
+            return os.read(token[0], 1) == b"!"
     except BlockingIOError:
         return False
+    except OSError:
+        pass
+    first, _said_here = not _said_here, True
+    return first
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

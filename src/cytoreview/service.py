@@ -19,6 +19,7 @@ result set on NCBI's history server and fetches whole missing pages of it by
 from __future__ import annotations
 
 import multiprocessing as mp
+import numbers
 import os
 import sys
 import threading
@@ -153,7 +154,10 @@ class Fetcher:
         self._pending: dict[Future[Any], tuple[str, _Job]] = {}
         self._history: History | None = None
         self._resolved: dict[Identifier, list[str]] = {}
-        self._asked: set[str] = set()  # PMIDs of efetch answers that came back
+        self._asked: set[str] = set()  # PMIDs of batches whose records are stored
+        # An answer came since the last batch that timed out: one more timing out is that
+        # batch's trouble; two in a row, with nothing between, is E-utilities gone quiet.
+        self._answered_since_stall = False
         self.result = FetchResult()
 
     # -- public ---------------------------------------------------------------------------------
@@ -344,14 +348,17 @@ class Fetcher:
         except Cancelled:
             return None
         except ServiceUnavailable as exc:
-            if exc.reason == "timed out" and self._asked:
-                # Other batches came back: this one stalls, E-utilities is not gone. It is
-                # split and retried like a batch that keeps failing.
-                raise ServiceError(str(exc)) from exc
+            with self._lock:
+                lone = exc.reason == "timed out" and self._answered_since_stall
+                self._answered_since_stall = False
+                if lone:
+                    # Answers came since the last stall: this batch alone fails (not split:
+                    # halves that stall cost minutes each), the others go on.
+                    self._errors.update((p, str(exc)) for p in job.batch)
+                    return None
             self.result.fatal = str(exc)
             return None
-        with self._lock:
-            self._asked.update(job.batch)
+        self._answered_since_stall = True
         if self._procs is not None:
             return data
         return fetch_worker.digest(data, job.batch, self.roles)
@@ -388,13 +395,8 @@ class Fetcher:
                 self._submit_fetch(job)
             return
         except (ServiceError, UnreadableFile) as exc:
-            if step == "cached":  # a damaged cache entry: NCBI still has the record
-                if self.offline:
-                    with self._lock:
-                        self._errors.update((p, f"cached record unreadable ({exc})")
-                                            for p in batch)
-                else:
-                    self._submit_fetch(job)
+            if step == "cached":  # the cache could not be read: NCBI still has the records
+                self._refetch(list(batch))
                 return
             if self.result.fatal:
                 return
@@ -430,13 +432,16 @@ class Fetcher:
             self._report()
             return
         self._store(articles, raw)
+        got = {a.pmid for a in articles}
         if job.retstart is not None:
             # The set may have changed on NCBI's side since the search: what this page did not
             # bring is asked for by ID.
-            got = {a.pmid for a in articles}
             lost = tuple(p for p in batch if p not in got)
             if lost:
                 self._submit_fetch(_Job(lost))
+        with self._lock:
+            # Settled: what was asked and did not come is unknown to PubMed, not "not fetched".
+            self._asked.update(batch if job.retstart is None else got)
 
     def _store(self, articles: list[Article], raw: dict[str, bytes]) -> None:
         if self.cache and raw:
@@ -546,8 +551,11 @@ def fetch(
     bring their output text, in ``result.rendered``.
     """
     _check_cache_options(cache, refresh, offline)
+    if isinstance(ids, (bytes, bytearray)):
+        raise InvalidInput(f"{ids!r}: identifiers are text, not bytes")
     # A lone string is one identifier, not an iterable of one-character PMIDs.
-    items = [ids] if isinstance(ids, (str, int)) else ids
+    items: Iterable[object] = (
+        [ids] if isinstance(ids, (str, int, numbers.Integral)) else ids)
     identifiers = unique(i if isinstance(i, Identifier) else parse_identifier(_id_text(i))
                          for i in items)
     with _client(client) as active:
@@ -557,7 +565,8 @@ def fetch(
 
 
 def _id_text(value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
+    # numbers.Integral: a PMID column from pandas holds numpy integers.
+    if isinstance(value, bool) or not isinstance(value, (str, numbers.Integral)):
         raise InvalidInput(f"{value!r}: an identifier must be a string or an int (a PMID)")
     return str(value)
 
@@ -646,5 +655,13 @@ def _client(client: EutilsClient | None) -> Iterator[EutilsClient]:
     # A caller's client is lent to a sibling: a run cancelled by Ctrl-C or an exception
     # cancels for good, and a notebook's next fetch on the same client must still work
     # (it reported every PMID "not found").
-    with client.sibling() if client is not None else EutilsClient() as own:
+    if client is None:
+        with EutilsClient() as own:
+            yield own
+        return
+    sibling = getattr(client, "sibling", None)
+    if sibling is None:  # a stand-in object of the caller's: used as it is
+        yield client
+        return
+    with sibling() as own:
         yield own
