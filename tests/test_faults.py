@@ -302,21 +302,30 @@ def test_the_callers_client_still_rules_the_run(eutils: EutilsServer) -> None:
     from cytoreview.service import fetch
 
     class Counting(EutilsClient):
-        sent = 0
+        sent = closed = 0
 
         def send(self, *args: Any, **kwargs: Any) -> bytes:
             Counting.sent += 1
             return super().send(*args, **kwargs)
 
+        def close(self) -> None:  # would close what it shares with the caller (a log, say)
+            Counting.closed += 1
+            super().close()
+
     pmids = _pmids(eutils, 1400)
     config = Settings(eutils_url=eutils.url, api_key="fault-suite", backoff_base=0.05)
     with Counting(config, limiter=RateLimiter(config.rate)) as client:
         assert fetch(pmids[:3], client=client, roles=False).failures == []
-        assert Counting.sent == 1
+        assert (Counting.sent, Counting.closed) == (1, 0)
         eutils.configure(latency=0.5)
         threading.Timer(0.3, client.cancel).start()
         result = fetch(pmids, client=client, roles=False)
         assert len(result.articles) < len(pmids)  # stopped, not run to the end
+        # What was not had says why: it was cancelled, not "not found in PubMed".
+        assert result.failures
+        assert all(f.reason == "not retrieved: cancelled" for f in result.failures)
+        later = fetch(pmids[:2], client=client, roles=False)  # a cancelled client stays so
+        assert [f.reason for f in later.failures] == ["not retrieved: cancelled"] * 2
 
 
 def test_an_interrupt_names_records_answered_but_not_yet_stored(
@@ -333,3 +342,19 @@ def test_an_interrupt_names_records_answered_but_not_yet_stored(
     with _client(eutils) as client, pytest.raises(Interrupted) as info:
         Fetcher(client, roles=False).run([Identifier("pmid", p, p) for p in pmids])
     assert info.value.remaining == pmids
+
+
+def test_a_history_page_that_times_out_after_answers_is_asked_for_by_id(
+        eutils: EutilsServer) -> None:
+    from cytoreview.service import History
+
+    eutils.configure(stall_seconds=2.0)
+    with _client(eutils, timeout=0.4, max_attempts=2) as client:
+        found = client.esearch("cancer", retmax=6, usehistory=True)
+        assert found.webenv and found.query_key and len(found.ids) == 6
+        history = History(found.webenv, found.query_key, tuple(found.ids))
+        eutils.script([None, "stall", "stall"], endpoint="efetch")
+        result = Fetcher(client, batch_size=2, workers=1, roles=False).run(
+            [Identifier("pmid", p, p) for p in found.ids], history=history)
+    assert result.failures == []
+    assert [a.pmid for a in result.articles] == found.ids

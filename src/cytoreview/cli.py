@@ -630,11 +630,11 @@ def main() -> None:
         print("cytoreview: interrupted", file=sys.stderr)
         _exit_at_once(ExitStatus.INTERRUPTED)
     except Exception as exc:  # a bug: one line for the user, the traceback on request
+        _finished["status"] = ExitStatus.PARTIAL
         if os.environ.get("CYTOREVIEW_DEBUG"):
             raise
         print(f"cytoreview: internal error: {type(exc).__name__}: {exc} "
               "(set CYTOREVIEW_DEBUG=1 for the traceback)", file=sys.stderr)
-        _finished["status"] = ExitStatus.PARTIAL
         sys.exit(ExitStatus.PARTIAL)
     finally:
         # The work is done and written; a Ctrl-C or SIGTERM while the interpreter shuts down

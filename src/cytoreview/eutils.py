@@ -285,6 +285,7 @@ class EutilsClient:
         self._transport = transport
         self._cancel = threading.Event()
         self._siblings: weakref.WeakSet[EutilsClient] = weakref.WeakSet()
+        self._siblings_lock = threading.Lock()
         self._http = self._new_http(transport)
 
     def _new_http(self, transport: httpx.BaseTransport | None) -> httpx.Client:
@@ -303,6 +304,10 @@ class EutilsClient:
         self.close()
 
     def close(self) -> None:
+        self.close_connections()
+
+    def close_connections(self) -> None:
+        """Close this client's own connection pool (all a :meth:`sibling` holds of its own)."""
         self._http.close()
 
     def sibling(self) -> EutilsClient:
@@ -314,11 +319,13 @@ class EutilsClient:
         other = copy.copy(self)
         other._cancel = threading.Event()
         other._siblings = weakref.WeakSet()
+        other._siblings_lock = threading.Lock()
         # The caller's own transport is used, never closed: closing it is the caller's job
         # (so cancelling cannot cut a request in flight there, only stop the next one).
         other._http = other._new_http(
             None if self._transport is None else _Borrowed(self._transport))
-        self._siblings.add(other)
+        with self._siblings_lock:
+            self._siblings.add(other)
         if self._cancel.is_set():
             other.cancel()
         return other
@@ -330,7 +337,9 @@ class EutilsClient:
         self._cancel.set()
         # Closing the pool's connections ends requests in flight with a transport error.
         self._http.close()
-        for sibling in list(self._siblings):
+        with self._siblings_lock:
+            siblings = list(self._siblings)
+        for sibling in siblings:
             sibling.cancel()
 
     # -- the one send path ---------------------------------------------------------------------

@@ -28,16 +28,21 @@ ORPHAN_POLL_SECONDS = 0.5
 _owner: int | None = None  # the process whose SIGTERM is an interrupt
 
 
-def _token() -> tuple[int, int] | None:
-    """A pipe holding one byte, and its inode; None where pipes cannot be read without
-    blocking (Windows before Python 3.12)."""
+def _token() -> tuple[int, tuple[int, int]] | None:
+    """A pipe holding one byte, and its identity (device, inode); None where pipes cannot be
+    read without blocking (Windows before Python 3.12)."""
     if not hasattr(os, "set_blocking"):
         return None
     read, write = os.pipe()
     os.write(write, b"!")
     os.close(write)
     os.set_blocking(read, False)
-    return read, os.fstat(read).st_ino
+    return read, _identity(read)
+
+
+def _identity(fd: int) -> tuple[int, int]:
+    status = os.fstat(fd)
+    return status.st_dev, status.st_ino
 
 
 # One byte in a pipe made before any worker is forked: every worker inherits the same pipe,
@@ -56,7 +61,7 @@ def say_once() -> bool:
     try:
         # The descriptor must still be our pipe: a daemonising caller may have closed it and
         # the number been reused for a file of its own.
-        if token is not None and os.fstat(token[0]).st_ino == token[1]:
+        if token is not None and _identity(token[0]) == token[1]:
             return os.read(token[0], 1) == b"!"
     except BlockingIOError:
         return False

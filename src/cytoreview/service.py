@@ -346,17 +346,24 @@ class Fetcher:
             else:
                 data = self.client.efetch(job.batch, attempts=job.attempts)
         except Cancelled:
+            with self._lock:  # a caller's cancel(): say so, not "not found in PubMed"
+                for pmid in job.batch:
+                    self._errors.setdefault(pmid, "cancelled")
             return None
         except ServiceUnavailable as exc:
             with self._lock:
                 lone = exc.reason == "timed out" and self._answered_since_stall
                 self._answered_since_stall = False
-                if lone:
-                    # Answers came since the last stall: this batch alone fails (not split:
-                    # halves that stall cost minutes each), the others go on.
-                    self._errors.update((p, str(exc)) for p in job.batch)
-                    return None
-            self.result.fatal = str(exc)
+            if not lone:
+                self.result.fatal = str(exc)
+                return None
+            # Answers came since the last stall: this batch alone fails (not split: halves
+            # that stall cost minutes each), the others go on. A history page goes through
+            # _settle, which asks for its records by ID.
+            if job.retstart is not None:
+                raise ServiceError(str(exc)) from exc
+            with self._lock:
+                self._errors.update((p, str(exc)) for p in job.batch)
             return None
         self._answered_since_stall = True
         if self._procs is not None:
@@ -663,5 +670,10 @@ def _client(client: EutilsClient | None) -> Iterator[EutilsClient]:
     if sibling is None:  # a stand-in object of the caller's: used as it is
         yield client
         return
-    with sibling() as own:
+    own = sibling()
+    try:
         yield own
+    finally:
+        # Not own.close(): a subclass's close() would also close what it shares with the
+        # caller's client (a log file opened in its __init__, say).
+        own.close_connections()
