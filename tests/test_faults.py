@@ -255,6 +255,11 @@ def test_a_damaged_cache_entry_is_fetched_again(eutils: EutilsServer, tmp_path: 
     assert again.exit_code == 0, again.stderr
     assert [json.loads(line)["pmid"] for line in again.stdout.splitlines()] == pmids
     assert [r.endpoint for r in eutils.requests[asked:]] == ["efetch"]  # only the damaged one
+    with sqlite3.connect(tmp_path / "c" / Cache.FILENAME) as db:
+        db.execute("UPDATE records SET xml = ? WHERE pmid = ?", (bytes(xml)[:100], pmids[0]))
+    offline = runner.invoke(app, ["fetch", *pmids, "-f", "jsonl", "--offline"], env=env)
+    assert offline.exit_code == 1
+    assert f"{pmids[0]}: not retrieved: cached record unreadable" in offline.stderr
 
 
 def test_one_batch_that_times_out_is_not_the_service_gone(eutils: EutilsServer) -> None:

@@ -67,6 +67,12 @@ def test_offline_search_replays_the_last_online_run_without_asking_ncbi(
     assert offline.exit_code == 0, offline.stderr
     assert offline.stdout == online.stdout
     assert "showing the first 5" in offline.stderr
+    assert "last online run" not in offline.stderr
+    # More than that run kept: the five, and a word on why not more.
+    more = runner.invoke(app, ["search", "interleukin-2", "--max", "8", "--offline",
+                               "-f", "jsonl"])
+    assert (more.exit_code, more.stdout) == (0, online.stdout)
+    assert "all that the last online run kept" in more.stderr
     assert len(eutils.requests) == sent
 
 

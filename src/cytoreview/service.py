@@ -464,13 +464,16 @@ class Fetcher:
         those that are no longer there or are damaged are fetched instead."""
         if not self.cache or not pmids:
             return 0
-        blobs = self.cache.get(pmids).values()
-        articles = fetch_worker.parse_cached(blobs, self.roles) if blobs else []
+        blobs = self.cache.get(pmids)
+        articles = fetch_worker.parse_cached(blobs.values(), self.roles) if blobs else []
+        got = {a.pmid for a in articles}
         with self._lock:
             for article in articles:
                 self._records[article.pmid] = article
+            if self.offline:  # there, but unreadable: say so rather than "not in the cache"
+                self._errors.update((p, "cached record unreadable (fetch it again online)")
+                                    for p in blobs if p not in got)
         if refetch:
-            got = {a.pmid for a in articles}
             self._refetch([p for p in pmids if p not in got])
         return len(articles)
 
@@ -631,7 +634,9 @@ def search(
         notes.append(f"PubMed has {found.count:,} results for {query!r}; showing the first "
                      f"{len(identifiers):,}"
                      + (" (esearch returns at most 9,999)"
-                        if found.count > MAX_SEARCH and len(identifiers) == MAX_SEARCH else ""))
+                        if found.count > MAX_SEARCH and len(identifiers) == MAX_SEARCH else "")
+                     + (" (all that the last online run kept; run it online for more)"
+                        if offline and len(identifiers) < wanted else ""))
     result.note = "; ".join(notes) or None
     return result
 
