@@ -238,6 +238,29 @@ def test_records_gone_from_the_cache_meanwhile_are_fetched_again(
     assert [a.pmid for a in result.articles] == pmids
 
 
+@pytest.mark.parametrize("count", [3, 700], ids=["in-process", "worker-processes"])
+def test_offline_a_damaged_cache_entry_is_named_unreadable(
+        eutils: EutilsServer, tmp_path: Path, count: int) -> None:
+    # With worker processes (600+ records) it read "not in the cache (--offline)": the user
+    # went looking for a record that was there.
+    import sqlite3
+
+    from cytoreview.service import fetch
+
+    pmids = _pmids(eutils, count)
+    with _client(eutils) as client, Cache(tmp_path / "c") as cache:
+        assert fetch(pmids, client=client, cache=cache, roles=False).failures == []
+    with sqlite3.connect(tmp_path / "c" / Cache.FILENAME) as db:
+        db.execute("UPDATE records SET xml = substr(xml, 1, 100) WHERE pmid = ?", (pmids[1],))
+    asked = len(eutils.requests)
+    with _client(eutils) as client, Cache(tmp_path / "c") as cache:
+        result = fetch(pmids, client=client, cache=cache, roles=False, offline=True)
+    assert len(eutils.requests) == asked
+    assert [(f.input, f.reason) for f in result.failures] == [
+        (pmids[1], "not retrieved: cached record unreadable (fetch it again online)")]
+    assert len(result.articles) == count - 1
+
+
 def test_a_damaged_cache_entry_is_fetched_again(eutils: EutilsServer, tmp_path: Path) -> None:
     # It failed the whole command with exit 2 and no output.
     import sqlite3
@@ -363,3 +386,23 @@ def test_a_history_page_that_times_out_after_answers_is_asked_for_by_id(
             [Identifier("pmid", p, p) for p in found.ids], history=history)
     assert result.failures == []
     assert [a.pmid for a in result.articles] == found.ids
+
+
+def test_a_history_page_asked_for_by_id_that_times_out_again_fails_alone(
+        eutils: EutilsServer) -> None:
+    # The page timed out after answers and was asked for by ID; when that timed out too, the
+    # two stalls in a row read as the service gone and every page still waiting was lost.
+    from cytoreview.service import History
+
+    eutils.configure(stall_seconds=2.0)
+    with _client(eutils, timeout=0.4, max_attempts=2) as client:
+        found = client.esearch("cancer", retmax=6, usehistory=True)
+        history = History(found.webenv, found.query_key, tuple(found.ids))
+        # The last page stalls (both attempts), then both attempts by ID stall too.
+        eutils.script([None, None] + ["stall"] * 4, endpoint="efetch")
+        result = Fetcher(client, batch_size=2, workers=1, roles=False).run(
+            [Identifier("pmid", p, p) for p in found.ids], history=history)
+    assert result.fatal is None
+    assert [f.input for f in result.failures] == found.ids[4:]
+    assert all("timed out" in f.reason for f in result.failures)
+    assert [a.pmid for a in result.articles] == found.ids[:4]

@@ -80,11 +80,18 @@ class History:
 @dataclass(frozen=True)
 class _Job:
     """One efetch: the PMIDs wanted, by ID list or, with ``retstart``, as the page of the
-    history set that starts there (its records are still matched by PMID, never position)."""
+    history set that starts there (its records are still matched by PMID, never position).
+    ``lone``: a history page that timed out after answers, asked for by ID; if it times out
+    too, it fails alone (the stall it follows is its own, not the service going quiet)."""
 
     batch: tuple[str, ...]
     attempts: int | None = None
     retstart: int | None = None
+    lone: bool = False
+
+
+class _PageTimedOut(ServiceError):
+    """A history page timed out after answers: asked for by ID, as a lone job."""
 
 
 @dataclass(frozen=True)
@@ -352,7 +359,7 @@ class Fetcher:
             return None
         except ServiceUnavailable as exc:
             with self._lock:
-                lone = exc.reason == "timed out" and self._answered_since_stall
+                lone = exc.reason == "timed out" and (self._answered_since_stall or job.lone)
                 self._answered_since_stall = False
             if not lone:
                 self.result.fatal = str(exc)
@@ -361,7 +368,7 @@ class Fetcher:
             # that stall cost minutes each), the others go on. A history page goes through
             # _settle, which asks for its records by ID.
             if job.retstart is not None:
-                raise ServiceError(str(exc)) from exc
+                raise _PageTimedOut(str(exc)) from exc
             with self._lock:
                 self._errors.update((p, str(exc)) for p in job.batch)
             return None
@@ -408,7 +415,7 @@ class Fetcher:
             if self.result.fatal:
                 return
             if job.retstart is not None:
-                self._submit_fetch(_Job(batch))
+                self._submit_fetch(_Job(batch, lone=isinstance(exc, _PageTimedOut)))
             elif len(batch) > 1:
                 middle = len(batch) // 2
                 for half in (batch[:middle], batch[middle:]):
@@ -470,16 +477,22 @@ class Fetcher:
         with self._lock:
             for article in articles:
                 self._records[article.pmid] = article
-            if self.offline:  # there, but unreadable: say so rather than "not in the cache"
-                self._errors.update((p, "cached record unreadable (fetch it again online)")
-                                    for p in blobs if p not in got)
         if refetch:
             self._refetch([p for p in pmids if p not in got])
         return len(articles)
 
     def _refetch(self, pmids: list[str]) -> None:
-        """Fetch records the cache was to give and did not (offline: they stay missing)."""
-        if not pmids or self.offline or self.result.fatal:
+        """Fetch records the cache was to give and did not (offline: they stay missing, and
+        those still in the cache are named unreadable)."""
+        if not pmids or self.result.fatal:
+            return
+        if self.offline:
+            # Still in the cache, so unreadable: "not in the cache" would send the user
+            # looking for a record that is there.
+            there = self.cache.cached(pmids) if self.cache is not None else set()
+            with self._lock:
+                self._errors.update((p, "cached record unreadable (fetch it again online)")
+                                    for p in there)
             return
         for start in range(0, len(pmids), self.batch_size):
             self._submit_fetch(_Job(tuple(pmids[start : start + self.batch_size])))
