@@ -135,6 +135,25 @@ def test_empty_id_list_says_so_and_sends_nothing(eutils: EutilsServer, tmp_path:
     assert eutils.requests == []
 
 
+def test_a_doi_pubmed_has_twice_takes_the_first_indexed_and_says_so(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Two 1979 letters share one DOI. The newest was taken, without a word.
+    from cytoreview.testing.records import load_store
+
+    fixture = Path(__file__).parent / "fixtures" / "xml" / "one_doi_two_records.xml"
+    with EutilsServer(store=load_store([fixture]), rate_limit=False) as server:
+        env = {**os.environ, "CYTOREVIEW_EUTILS_URL": server.url, "NO_COLOR": "1",
+               "CYTOREVIEW_CACHE_DIR": str(tmp_path / "cache")}
+        proc = subprocess.run(
+            [sys.executable, "-m", "cytoreview", "fetch", "10.1093/AJCN/32.2.277", "-f", "jsonl"],
+            capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(line)["pmid"] for line in proc.stdout.splitlines()] == ["420122"]
+    assert proc.stderr.strip() == (
+        "cytoreview: warning: 10.1093/AJCN/32.2.277: 2 PubMed records have this DOI; "
+        "using PMID 420122, not 420123")
+
+
 def test_missing_id_list_is_a_usage_error(eutils: EutilsServer, tmp_path: Path) -> None:
     code, _, err = run("batch", str(tmp_path / "nope.txt"))
     assert code == 2

@@ -666,7 +666,7 @@ def test_opt_in_disk_cache_gives_the_same_store(
     first = RecordStore.load(DATA["seeds"], jobs=1)
     (pickled,) = tmp_path.glob("seeds.xml.*.pickle")
     again = RecordStore.load(DATA["seeds"], jobs=1)
-    assert again.records == first.records and again.doi_to_pmid == first.doi_to_pmid
+    assert again.records == first.records and again.doi_to_pmids == first.doi_to_pmids
     assert pickled.is_file()
 
 

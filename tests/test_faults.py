@@ -78,7 +78,7 @@ def _closed_port_url() -> str:
 
 def _mixed_ids(server: EutilsServer, n_dois: int) -> tuple[list[str], list[str], str]:
     pmids = _pmids(server, 5)
-    dois = sorted(server.store.doi_to_pmid)[:n_dois]
+    dois = sorted(server.store.doi_to_pmids)[:n_dois]
     pmcid = sorted(server.store.pmcid_to_pmid)[0]
     return pmids, dois, pmcid
 
@@ -92,7 +92,7 @@ def test_an_unreachable_pmc_id_converter_costs_only_the_pmcids(eutils: EutilsSer
     with _client(eutils, idconv_url=_closed_port_url()) as client:
         result = Fetcher(client).run(idents)
     assert not result.fatal
-    expected = pmids + [eutils.store.doi_to_pmid[d] for d in dois]
+    expected = pmids + [eutils.store.pmid_for_doi(d) for d in dois]
     assert [a.pmid for a in result.articles] == expected
     assert [f.input for f in result.failures] == [pmcid]
 
@@ -107,7 +107,7 @@ def test_a_failed_doi_search_costs_only_its_own_dois(eutils: EutilsServer) -> No
         result = Fetcher(client).run(idents)
     assert sorted(f.input for f in result.failures) == sorted(dois[:DOIS_PER_SEARCH])
     assert all("HTTP 500" in f.reason for f in result.failures)
-    later = [eutils.store.doi_to_pmid[d] for d in dois[DOIS_PER_SEARCH:]]
+    later = [eutils.store.pmid_for_doi(d) for d in dois[DOIS_PER_SEARCH:]]
     assert [a.pmid for a in result.articles] == [*later, eutils.store.pmcid_to_pmid[pmcid]]
 
 
@@ -406,3 +406,22 @@ def test_a_history_page_asked_for_by_id_that_times_out_again_fails_alone(
     assert [f.input for f in result.failures] == found.ids[4:]
     assert all("timed out" in f.reason for f in result.failures)
     assert [a.pmid for a in result.articles] == found.ids[:4]
+
+
+def test_after_a_history_set_expires_the_other_pages_go_by_id_at_once(
+        eutils: EutilsServer) -> None:
+    # Each page of an expired set cost two failed requests before its PMIDs were asked by ID:
+    # a 10,000-record search that outlived its WebEnv spent 100 requests (30 s) on nothing.
+    from cytoreview.service import History
+
+    with _client(eutils) as client:
+        found = client.esearch("cancer", retmax=6, usehistory=True)
+        history = History(found.webenv, found.query_key, tuple(found.ids))
+        eutils.forget_history()
+        asked = len(eutils.requests)
+        result = Fetcher(client, batch_size=2, workers=1, roles=False).run(
+            [Identifier("pmid", p, p) for p in found.ids], history=history)
+    assert result.failures == []
+    assert [a.pmid for a in result.articles] == found.ids
+    efetches = [r for r in eutils.requests[asked:] if r.endpoint == "efetch"]
+    assert len(efetches) == 2 + 3  # the first page's two tries, then each page by ID

@@ -23,6 +23,7 @@ import numbers
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -39,6 +40,7 @@ from typing import Any
 from . import fetch_worker
 from .cache import Cache
 from .errors import (
+    CytoreviewWarning,
     ExitStatus,
     Interrupted,
     InvalidInput,
@@ -65,6 +67,11 @@ DOIS_PER_SEARCH = 100
 #: Attempts for a page of a history set: a set NCBI no longer has ("Unable to obtain query")
 #: does not come back with retrying, and the page's PMIDs can always be fetched by ID instead.
 HISTORY_ATTEMPTS = 2
+#: What NCBI says in a 200 when a history set has expired (or its WebEnv was never known).
+HISTORY_GONE = "Unable to obtain query"
+#: Publication types of records about another record, which may carry that record's DOI.
+_NOTICES = frozenset({"Published Erratum", "Retraction of Publication", "Comment",
+                      "Expression of Concern"})
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,9 @@ class Fetcher:
         # An answer came since the last batch that timed out: one more timing out is that
         # batch's trouble; two in a row, with nothing between, is E-utilities gone quiet.
         self._answered_since_stall = False
+        # NCBI no longer has the history set: the pages still to come are asked for by ID at
+        # once, not after two failed requests each.
+        self._history_gone = False
         self.result = FetchResult()
 
     # -- public ---------------------------------------------------------------------------------
@@ -346,12 +356,19 @@ class Fetcher:
         if self.result.fatal:
             return None
         try:
-            if job.retstart is not None and self._history is not None:
-                data = self.client.efetch_history(
-                    self._history.webenv, self._history.query_key, job.retstart,
-                    len(job.batch), attempts=job.attempts)
-            else:
+            if job.retstart is None or self._history is None:
                 data = self.client.efetch(job.batch, attempts=job.attempts)
+            elif self._history_gone:
+                data = self.client.efetch(job.batch)
+            else:
+                try:
+                    data = self.client.efetch_history(
+                        self._history.webenv, self._history.query_key, job.retstart,
+                        len(job.batch), attempts=job.attempts)
+                except ServiceError as exc:
+                    if HISTORY_GONE in str(exc):
+                        self._history_gone = True
+                    raise
         except Cancelled:
             with self._lock:  # a caller's cancel(): say so, not "not found in PubMed"
                 for pmid in job.batch:
@@ -525,16 +542,21 @@ class Fetcher:
         return result
 
     def _match(self, ident: Identifier, candidates: list[str]) -> Article | None:
-        for pmid in candidates:
-            article = self._records.get(pmid)
-            if article is None:
-                continue
-            # A DOI search can also hit records that merely cite the DOI: only the record's
-            # own DOI counts.
-            if ident.kind == "doi" and (article.doi or "").lower() != ident.value:
-                continue
-            return article
-        return None
+        found = [self._records[p] for p in candidates if p in self._records]
+        if ident.kind != "doi":
+            return found[0] if found else None
+        # A DOI search can also hit records that merely cite the DOI: only the record's own
+        # DOI counts.
+        own = [a for a in found if (a.doi or "").lower() == ident.value]
+        if len(own) < 2:
+            return own[0] if own else None
+        # PubMed has the DOI twice (an erratum or retraction notice given the article's DOI,
+        # a duplicate citation): the article itself, else the first indexed, and say so.
+        own.sort(key=lambda a: (bool(_NOTICES.intersection(a.publication_types)), int(a.pmid)))
+        others = ", ".join(a.pmid for a in own[1:])
+        warnings.warn(f"{ident.raw}: {len(own)} PubMed records have this DOI; using PMID "
+                      f"{own[0].pmid}, not {others}", CytoreviewWarning, stacklevel=2)
+        return own[0]
 
     def _why(self, ident: Identifier, resolved: dict[Identifier, list[str]]) -> str:
         key = f"{ident.kind}:{ident.value}"

@@ -163,8 +163,7 @@ class _Parser:
         tag = term.tag
         shown = f'"{text}"' if term.quoted else text
         if tag in _DOI_TAGS:
-            pmid = store.pmid_for_doi(text)
-            hits = {pmid} if pmid else set()
+            hits = set(store.pmids_for_doi(text))
         elif tag in _PMID_TAGS:
             hits = {text} if text in store else set()
         elif tag in _PMC_TAGS:

@@ -226,7 +226,7 @@ class RecordStore:
 
     def __init__(self) -> None:
         self.records: dict[str, bytes] = {}
-        self.doi_to_pmid: dict[str, str] = {}
+        self.doi_to_pmids: dict[str, list[str]] = {}  # a DOI PubMed has twice: both
         self.pmid_to_dois: dict[str, list[str]] = {}
         self.pmcid_to_pmid: dict[str, str] = {}
         self.pmid_to_pmcid: dict[str, str] = {}
@@ -289,7 +289,7 @@ class RecordStore:
             self.texts[pmid] = text
             self.pmid_to_dois[pmid] = dois
             for doi in dois:
-                self.doi_to_pmid[doi] = pmid
+                self.doi_to_pmids.setdefault(doi, []).append(pmid)
             if pmcid:
                 self.pmcid_to_pmid[pmcid] = pmid
                 self.pmid_to_pmcid[pmid] = pmcid
@@ -300,8 +300,11 @@ class RecordStore:
             return
         self.texts.pop(pmid, None)
         for doi in self.pmid_to_dois.pop(pmid, []):
-            if self.doi_to_pmid.get(doi) == pmid:
-                del self.doi_to_pmid[doi]
+            others = [p for p in self.doi_to_pmids.get(doi, []) if p != pmid]
+            if others:
+                self.doi_to_pmids[doi] = others
+            else:
+                self.doi_to_pmids.pop(doi, None)
         pmcid = self.pmid_to_pmcid.pop(pmid, None)
         if pmcid and self.pmcid_to_pmid.get(pmcid) == pmid:
             del self.pmcid_to_pmid[pmcid]
@@ -316,8 +319,12 @@ class RecordStore:
     def get(self, pmid: str) -> bytes | None:
         return self.records.get(pmid)
 
+    def pmids_for_doi(self, doi: str) -> list[str]:
+        return list(self.doi_to_pmids.get(doi.strip().lower(), ()))
+
     def pmid_for_doi(self, doi: str) -> str | None:
-        return self.doi_to_pmid.get(doi.strip().lower())
+        pmids = self.pmids_for_doi(doi)
+        return pmids[0] if pmids else None
 
     def pmid_for_pmcid(self, pmcid: str) -> str | None:
         pmcid = pmcid.strip().upper()
