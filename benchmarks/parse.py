@@ -8,7 +8,7 @@ Every measurement runs in a fresh Python process, so import costs are counted an
 that run's own: the process itself and, separately, its largest worker (``getrusage``). Engines:
 
 * ``pubmed_parser``: ``pubmed_parser.parse_medline_xml`` on each file (its defaults);
-* ``cytoreview``: ``localfiles.parse_files`` with sentence roles (the default), all cores;
+* ``cytoreview``: ``filepool.parse_files`` with sentence roles (the default), all cores;
 * ``cytoreview --no-roles``: the same without roles;
 * ``lxml iterparse``: a bare iterparse that builds nothing, the ceiling for any lxml parser;
 * with ``--cli``: ``cytoreview parse FILES -f jsonl -o OUT`` end to end (its ``main`` in the
@@ -63,7 +63,7 @@ def run_engine(engine: str, files: list[str], jobs: int | None) -> dict[str, Any
         for path in files:
             count += sum(1 for _ in pubmed_parser.parse_medline_xml(path))
     elif engine in ("cytoreview", "cytoreview --no-roles"):
-        from cytoreview.localfiles import parse_files
+        from cytoreview.filepool import parse_files
         from cytoreview.model import Article
 
         roles = engine == "cytoreview"

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cytoreview import localfiles
+from cytoreview import filepool
 from cytoreview.blocks import Unsplittable, blocks
 from cytoreview.errors import UnreadableFile
-from cytoreview.localfiles import parse_files, render_files
+from cytoreview.filepool import parse_files, render_files
 from cytoreview.model import Article
 from cytoreview.parse import ParseStats, parse_bytes
 
@@ -132,7 +132,7 @@ def _cut_reads_as_whole(path: Path, data: bytes) -> list[Article | UnreadableFil
 def test_a_file_cut_into_blocks_reads_as_it_does_in_one_piece(
     case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(localfiles, "_BLOCK_BYTES", SMALL)
+    monkeypatch.setattr(filepool, "_BLOCK_BYTES", SMALL)
     cut = _cut_reads_as_whole(tmp_path / "file.xml", CASES[case])
     if case in ("plain", "gzip", "delete citations"):
         assert len(cut) > 5 and not any(isinstance(x, UnreadableFile) for x in cut)
@@ -148,7 +148,7 @@ def test_a_file_cut_into_blocks_reads_as_it_does_in_one_piece(
 def test_blocks_get_the_same_roles_and_output_text(
     case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(localfiles, "_BLOCK_BYTES", SMALL)
+    monkeypatch.setattr(filepool, "_BLOCK_BYTES", SMALL)
     path = tmp_path / "file.xml"
     path.write_bytes(CASES[case])
     whole, _ = _read(path, jobs=1, roles=True)
@@ -191,7 +191,7 @@ def test_damaged_files_read_the_same_cut_or_whole(
     # Tags that look like record boundaries in the wrong places, comments and processing
     # instructions left open, cuts, stray bytes: whatever the damage, the blocks give what a
     # plain read gives (records, the error and its position, the counts).
-    monkeypatch.setattr(localfiles, "_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(filepool, "_BLOCK_BYTES", 4096)
     rng = random.Random(seed)
     for _ in range(3):
         _cut_reads_as_whole(tmp_path / "damaged.xml", _mutated(rng, rng.choice([NEW, OLD])))
@@ -203,13 +203,13 @@ def _dies(document: bytes, path: str, roles: bool, fmt: str | None) -> object:
     return _real_parse_block(document, path, roles, fmt)
 
 
-_real_parse_block = localfiles._parse_block
+_real_parse_block = filepool._parse_block
 
 
 def test_a_pool_worker_that_dies_costs_its_file_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(localfiles, "_parse_block", _dies)  # forked workers inherit it
+    monkeypatch.setattr(filepool, "_parse_block", _dies)  # forked workers inherit it
     first, second = tmp_path / "first.xml", tmp_path / "second.xml"
     first.write_bytes(NEW)
     second.write_bytes(OLD)
@@ -262,7 +262,7 @@ ODD_PROLOGS = {
 def test_odd_prologs_read_the_same_cut_or_whole(
     case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(localfiles, "_BLOCK_BYTES", 512)
+    monkeypatch.setattr(filepool, "_BLOCK_BYTES", 512)
     _cut_reads_as_whole(tmp_path / "odd.xml", ODD_PROLOGS[case])
 
 
@@ -291,7 +291,7 @@ def test_a_record_never_closed_stops_the_file_without_holding_the_rest(
     data = head + b"<PubmedArticleSet>" + body * 150 + b"</PubmedArticleSet>\n"
     at = _nth(data, b"</PubmedArticle>", 3)
     data = data[:at] + data[at + len(b"</PubmedArticle>") :]
-    monkeypatch.setattr(localfiles, "_BLOCK_BYTES", 256 << 10)
+    monkeypatch.setattr(filepool, "_BLOCK_BYTES", 256 << 10)
     cut = _cut_reads_as_whole(tmp_path / "unclosed.xml", data)
     articles = [x for x in cut if isinstance(x, Article)]
     assert len(articles) == 2 and isinstance(cut[-1], UnreadableFile)

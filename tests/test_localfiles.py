@@ -16,18 +16,11 @@ from typing import Any
 import pytest
 
 from cytoreview.errors import UnreadableFile
-from cytoreview.localfiles import (
-    FileResult,
-    _Gunzip,
-    decode_articles,
-    encode_articles,
-    iter_file,
-    parse_file,
-    parse_files,
-    render_files,
-)
+from cytoreview.filepool import parse_files, render_files
+from cytoreview.localfiles import FileResult, _Gunzip, iter_file, parse_file
 from cytoreview.model import Article
 from cytoreview.parse import ParseStats, parse_bytes
+from cytoreview.wire import decode_articles, encode_articles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "xml"
 OLD = FIXTURES / "pubmed20n0014_cases.xml"
@@ -290,10 +283,10 @@ def test_parse_files_keeps_input_order_and_reports_bad_files_in_place(
 def test_records_from_workers_equal_records_parsed_in_process(
     monkeypatch: pytest.MonkeyPatch, depth: int
 ) -> None:
-    from cytoreview import localfiles
+    from cytoreview import filepool
 
     # depth 1: a worker ahead of the parent spills the rest of its file to disk.
-    monkeypatch.setattr(localfiles, "_SPILL_DEPTH", depth)
+    monkeypatch.setattr(filepool, "_SPILL_DEPTH", depth)
     paths = [str(OLD), str(NEW), str(OLD), str(NEW)]
     serial = list(parse_files(paths, jobs=1, roles=False))
     parallel = list(parse_files(paths, jobs=2, roles=False, chunk_size=2))
@@ -325,11 +318,11 @@ def test_roles_on_worker_pool_keep_order_and_errors_in_place(tmp_path: Path) -> 
 def test_output_rendered_by_workers_equals_the_writer_on_records(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str, jobs: int, roles: bool, depth: int
 ) -> None:
-    from cytoreview import localfiles
+    from cytoreview import filepool
     from cytoreview.export import Provenance, write, write_rendered
 
     # depth 1: a worker ahead of the parent spills the rest of its file to disk.
-    monkeypatch.setattr(localfiles, "_SPILL_DEPTH", depth)
+    monkeypatch.setattr(filepool, "_SPILL_DEPTH", depth)
 
     broken = tmp_path / "broken.xml"
     data = NEW.read_bytes()
@@ -444,9 +437,9 @@ def test_a_free_worker_takes_the_next_file_while_another_is_held_up(
     import os
     import threading
 
-    from cytoreview import localfiles
+    from cytoreview import filepool
 
-    monkeypatch.setattr(localfiles, "_SPILL_DEPTH", depth)
+    monkeypatch.setattr(filepool, "_SPILL_DEPTH", depth)
 
     slow, late = tmp_path / "slow", tmp_path / "late"
     os.mkfifo(slow)
@@ -474,11 +467,11 @@ def test_a_worker_that_dies_loses_only_the_file_it_was_on(
     import os
     import time
 
-    from cytoreview import localfiles
+    from cytoreview import filepool
 
     doomed = tmp_path / "doomed.xml"
     doomed.write_bytes(NEW.read_bytes())
-    real = localfiles.annotated_chunks
+    real = filepool.annotated_chunks
 
     def dies_on_doomed(path: str, *args: object, **kwargs: object) -> object:
         if path == str(doomed):
@@ -488,7 +481,7 @@ def test_a_worker_that_dies_loses_only_the_file_it_was_on(
             os._exit(1)
         return real(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(localfiles, "annotated_chunks", dies_on_doomed)
+    monkeypatch.setattr(filepool, "annotated_chunks", dies_on_doomed)
     paths = [str(OLD), str(doomed), str(NEW), str(OLD), str(NEW)]
     items = list(parse_files(paths, jobs=2, roles=False))
     assert pmids(items) == [
@@ -550,7 +543,7 @@ def test_a_worker_runs_only_a_few_files_ahead_of_the_output(
     import threading
     import time
 
-    from cytoreview import localfiles
+    from cytoreview import filepool
 
     spill_root = tmp_path / "tmp"
     spill_root.mkdir()
@@ -576,16 +569,16 @@ def test_a_worker_runs_only_a_few_files_ahead_of_the_output(
     items = list(parse_files([str(slow), *map(str, files)], jobs=2, roles=False, chunk_size=2))
     thread.join()
     assert pmids(items) == [*OLD_PMIDS, *NEW_PMIDS * 40]
-    assert 0 < most[0] <= localfiles._TICKETS * 2
+    assert 0 < most[0] <= filepool._TICKETS * 2
 
 
 def _before_each_worker_start(
     monkeypatch: pytest.MonkeyPatch, hook: Callable[[list[Any]], None]
 ) -> None:
     """Call ``hook(the workers started so far)`` before each worker of parse_files starts."""
-    from cytoreview import localfiles
+    from cytoreview import filepool
 
-    real = localfiles._context()
+    real = filepool._context()
     started: list[Any] = []
 
     class Process(real.Process):  # type: ignore[misc, name-defined]
@@ -599,7 +592,7 @@ def _before_each_worker_start(
             return getattr(real, name)
 
     Context.Process = Process  # type: ignore[attr-defined]
-    monkeypatch.setattr(localfiles, "_context", Context)
+    monkeypatch.setattr(filepool, "_context", Context)
 
 
 def test_ctrl_c_while_workers_start_leaves_nothing_behind(
@@ -714,13 +707,13 @@ def _processes_with(marker: str) -> list[int]:
 # (as on a loaded machine).
 _SLOW_WORKERS = """
 import sys, time
-from cytoreview import localfiles
+from cytoreview import filepool
 from cytoreview.cli import main
-real = localfiles.init_worker
+real = filepool.init_worker
 def slow(*args, **kwargs):
     time.sleep(float(delay))
     real(*args, **kwargs)
-localfiles.init_worker = slow
+filepool.init_worker = slow
 delay = sys.argv.pop(1)
 main()
 """

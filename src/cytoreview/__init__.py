@@ -30,7 +30,8 @@ if TYPE_CHECKING:
         ServiceUnavailable,
         UnreadableFile,
     )
-    from .localfiles import parse_file, parse_files
+    from .filepool import parse_files
+    from .localfiles import parse_file
     from .model import Article
     from .roles import annotate, annotate_many
     from .service import FetchResult, fetch, search
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 # the command's --help and for worker processes.
 _LAZY = {
     "fetch": "service", "search": "service", "FetchResult": "service",
-    "parse_file": "localfiles", "parse_files": "localfiles",
+    "parse_file": "localfiles", "parse_files": "filepool",
     "annotate": "roles", "annotate_many": "roles",
     "Article": "model",
     "CytoreviewError": "errors", "CytoreviewWarning": "errors", "InvalidInput": "errors",

@@ -3,7 +3,7 @@
 Each block is a complete document: the file's own prolog (XML declaration, DOCTYPE,
 ``<PubmedArticleSet>``), a run of top-level records, and the closing tag; the last block ends
 as the file does. For a well-formed file, parsing the blocks one after another gives the records,
-in order, that parsing the file gives, so :mod:`cytoreview.localfiles` can hand them to a pool;
+in order, that parsing the file gives, so :mod:`cytoreview.filepool` can hand them to a pool;
 a block that does not parse is the caller's cue to read the file whole instead.
 
 A cut is made only where it cannot fall inside anything but the set itself: right after a

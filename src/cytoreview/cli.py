@@ -474,7 +474,7 @@ def parse(
         cytoreview parse pubmed25n0001.xml.gz pubmed25n0002.xml.gz -f jsonl -o out.jsonl
     """
     from .export import RENDERED_FORMATS, write_rendered
-    from .localfiles import parse_files, render_files
+    from .filepool import parse_files, render_files
 
     cons = _consoles(ctx)
     errors: list[CytoreviewError] = []
