@@ -33,8 +33,8 @@ from pathlib import Path
 
 from cytoreview.cache import Cache
 from cytoreview.eutils import EutilsClient, RateLimiter, Settings
+from cytoreview.fetcher import Fetcher
 from cytoreview.ids import Identifier
-from cytoreview.service import Fetcher
 from cytoreview.testing.records import find_data_files, load_store
 
 API_KEY = "benchmark-api-key"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cytoreview import service
+from cytoreview import fetcher
 from cytoreview.cli import app
 from cytoreview.testing.eutils_server import EutilsServer
 
@@ -217,7 +217,7 @@ def test_big_batch_writes_what_the_cache_would_write(eutils: EutilsServer, tmp_p
     assert eutils.count("efetch") == 4
     code, cached, err = run("batch", str(listing), "-f", fmt, "--quiet", "--offline")
     assert code == 0, err
-    monkeypatch.setattr(service, "PROCESS_MIN_RECORDS", 10**9)  # everything in this process
+    monkeypatch.setattr(fetcher, "PROCESS_MIN_RECORDS", 10**9)  # everything in this process
     code, here, err = run("batch", str(listing), "-f", fmt, "--quiet", "--offline")
     assert code == 0, err
     assert fetched == cached == here

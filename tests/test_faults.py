@@ -20,8 +20,8 @@ from cytoreview.cache import Cache
 from cytoreview.cli import app
 from cytoreview.errors import ServiceError, ServiceUnavailable
 from cytoreview.eutils import EutilsClient, RateLimiter, Settings
+from cytoreview.fetcher import Fetcher
 from cytoreview.ids import Identifier
-from cytoreview.service import Fetcher
 from cytoreview.testing.eutils_server import DEFAULT_FAULT_KINDS, EutilsServer
 
 _real_digest_in_worker = fetch_worker.digest_in_worker
@@ -98,7 +98,7 @@ def test_an_unreachable_pmc_id_converter_costs_only_the_pmcids(eutils: EutilsSer
 
 
 def test_a_failed_doi_search_costs_only_its_own_dois(eutils: EutilsServer) -> None:
-    from cytoreview.service import DOIS_PER_SEARCH
+    from cytoreview.fetcher import DOIS_PER_SEARCH
 
     _, dois, pmcid = _mixed_ids(eutils, DOIS_PER_SEARCH + 20)
     eutils.script(["500"] * 6, endpoint="esearch")  # every attempt of the first search
@@ -374,7 +374,7 @@ def test_an_interrupt_names_records_answered_but_not_yet_stored(
 
 def test_a_history_page_that_times_out_after_answers_is_asked_for_by_id(
         eutils: EutilsServer) -> None:
-    from cytoreview.service import History
+    from cytoreview.fetcher import History
 
     eutils.configure(stall_seconds=2.0)
     with _client(eutils, timeout=0.4, max_attempts=2) as client:
@@ -392,7 +392,7 @@ def test_a_history_page_asked_for_by_id_that_times_out_again_fails_alone(
         eutils: EutilsServer) -> None:
     # The page timed out after answers and was asked for by ID; when that timed out too, the
     # two stalls in a row read as the service gone and every page still waiting was lost.
-    from cytoreview.service import History
+    from cytoreview.fetcher import History
 
     eutils.configure(stall_seconds=2.0)
     with _client(eutils, timeout=0.4, max_attempts=2) as client:
@@ -412,7 +412,7 @@ def test_after_a_history_set_expires_the_other_pages_go_by_id_at_once(
         eutils: EutilsServer) -> None:
     # Each page of an expired set cost two failed requests before its PMIDs were asked by ID:
     # a 10,000-record search that outlived its WebEnv spent 100 requests (30 s) on nothing.
-    from cytoreview.service import History
+    from cytoreview.fetcher import History
 
     with _client(eutils) as client:
         found = client.esearch("cancer", retmax=6, usehistory=True)

@@ -10,8 +10,9 @@ from typer.testing import CliRunner
 
 from cytoreview.cli import app
 from cytoreview.eutils import EutilsClient, RateLimiter, Settings
+from cytoreview.fetcher import Fetcher, History
 from cytoreview.ids import Identifier
-from cytoreview.service import Fetcher, History, search
+from cytoreview.service import search
 from cytoreview.testing.eutils_server import EutilsServer
 from cytoreview.testing.query import run_query
 

@@ -39,7 +39,7 @@ from .procs import terminate_as_interrupt
 _T = TypeVar("_T")
 
 if TYPE_CHECKING:
-    from .service import FetchResult
+    from .fetcher import FetchResult
 
 app = typer.Typer(
     name="cytoreview",

@@ -27,7 +27,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cytoreview.service import FetchResult
+    from cytoreview.fetcher import FetchResult
 
 
 class ExitStatus(IntEnum):

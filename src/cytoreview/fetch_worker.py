@@ -5,7 +5,7 @@ wire format (:mod:`cytoreview.wire`).
 Why: the parent's main thread then stays free to keep requests going out at the rate limit;
 it only hands answers over, decodes records and writes bytes. :func:`digest` and
 :func:`annotate` also run in the parent when a job is too small for worker processes, or after
-a worker died. :class:`cytoreview.service.Fetcher` forks the workers and submits these
+a worker died. :class:`cytoreview.fetcher.Fetcher` forks the workers and submits these
 functions to them by reference, so they must stay module-level.
 """
 
