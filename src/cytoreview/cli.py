@@ -6,15 +6,13 @@ stdout (or ``-o FILE``, written atomically), everything else to stderr.
 
 from __future__ import annotations
 
-import errno
 import io
 import os
 import signal
 import sys
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from contextlib import contextmanager, nullcontext, suppress
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -34,6 +32,7 @@ from .errors import (
 )
 from .ids import Identifier
 from .model import Article
+from .output import Consoles, check_writable, open_output, progress_bar, stdout_reader
 from .procs import terminate_as_interrupt
 
 _T = TypeVar("_T")
@@ -83,31 +82,6 @@ OfflineOpt = Annotated[bool, typer.Option(
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]
 
 
-class _StdoutConsole(Console):
-    def on_broken_pipe(self) -> None:
-        # Rich's own answer is SystemExit(1); let _open_output end every format the same way.
-        self.quiet = True
-        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
-
-
-class _StderrConsole(Console):
-    def on_broken_pipe(self) -> None:
-        # Nobody reads the messages any more; the data on stdout or in -o still counts.
-        self.quiet = True
-
-
-@dataclass
-class Consoles:
-    """The one stdout console and the one stderr console, passed to whatever prints."""
-
-    out: Console = field(default_factory=lambda: _StdoutConsole(highlight=False))
-    err: Console = field(default_factory=lambda: _StderrConsole(stderr=True, highlight=False))
-
-    def say(self, message: str, style: str | None = None) -> None:
-        # soft_wrap keeps each message on one line however narrow the terminal.
-        self.err.print(message, style=style, markup=False, highlight=False, soft_wrap=True)
-
-
 def _consoles(ctx: typer.Context) -> Consoles:
     if not isinstance(ctx.obj, Consoles):
         ctx.obj = Consoles()
@@ -135,57 +109,6 @@ def _handled(cons: Consoles) -> Iterator[None]:
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
 
 
-#: Set when stdout's reader went away (`| head`): nothing more is written, nothing is missing.
-_stdout_reader = {"gone": False}
-
-
-@contextmanager
-def _open_output(path: Path | None) -> Iterator[TextIO]:
-    """stdout, or a temporary file renamed over ``path`` only once complete."""
-    if path is None:
-        try:
-            yield sys.stdout
-            sys.stdout.flush()
-        except BrokenPipeError:
-            # The reader stopped (`| head`): it has what it wanted. Writing ends here, quietly
-            # and the same way in every format (Click and Rich said exit 1 for some, 0 for
-            # others); the caller still names failed inputs and picks the exit code from them.
-            # Python flushes stdout again at exit: point it at /dev/null so that cannot fail.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-            _stdout_reader["gone"] = True
-        return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with suppress(OSError):
-        tmp.unlink()  # left by a killed process with this pid
-    try:
-        # Created, never truncated: ext4 writes back a file that was truncated to zero and
-        # filled again when it is closed (auto_da_alloc), 0.1 s for a 270 MB output.
-        handle = open(tmp, "x", encoding="utf-8", newline="")  # noqa: SIM115
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot write ({exc.strerror})") from exc
-    try:
-        with handle:
-            yield handle
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _check_writable(path: Path | None) -> None:
-    """Fail before the work, not after it: a 3,000-record batch fetched everything and only
-    then found that ``-o``'s folder did not exist."""
-    if path is None:
-        return
-    folder = path.parent  # the option itself refuses a folder as the file
-    if not folder.is_dir():
-        raise InvalidInput(f"{path}: cannot write (no folder {folder})")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InvalidInput(f"{path}: cannot write (permission denied in {folder})")
-
-
 def _emit(
     cons: Consoles,
     articles: Iterable[Article],
@@ -200,7 +123,7 @@ def _emit(
     """Write articles in ``fmt``; returns how many were written."""
     from .export import Provenance, write
 
-    with _open_output(output) as stream:
+    with open_output(output) as stream:
         if fmt is OutputFormat.table:
             from .render import show
 
@@ -212,43 +135,6 @@ def _emit(
         provenance = Provenance(command=command, inputs=tuple(inputs))
         return write(articles, fmt.value, stream, provenance)
     return 0  # stdout's reader went away
-
-
-def _progress(cons: Consoles, quiet: bool) -> ProgressBar | None:
-    if quiet or not cons.err.is_terminal:
-        return None
-    return ProgressBar(cons.err)
-
-
-class ProgressBar:
-    """A Rich progress bar on stderr: records done of wanted, requests sent, rate, ETA."""
-
-    def __init__(self, console: Console):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("[progress.description]{task.description}"), BarColumn(),
-            MofNCompleteColumn(), TextColumn("{task.fields[requests]} requests"),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True)
-        self._task = self._progress.add_task("records", total=None, requests=0)
-
-    def __call__(self, done: int, total: int, requests: int) -> None:
-        self._progress.update(self._task, completed=done, total=total or None,
-                              requests=requests)
-
-    def __enter__(self) -> ProgressBar:
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
 
 
 def _run_fetch(ctx: typer.Context, command: str, inputs: list[str], fetch_job: str,
@@ -266,13 +152,13 @@ def _run_fetch(ctx: typer.Context, command: str, inputs: list[str], fetch_job: s
     # Big fetches render these formats in their worker processes, as records arrive.
     render = fmt.value if fmt.value in RENDERED_FORMATS else None
     with _handled(cons):
-        _check_writable(output)
+        check_writable(output)
         cache = None if no_cache else Cache.from_env()
-        bar = _progress(cons, quiet)
+        bar = progress_bar(cons, quiet)
         interrupted: Interrupted | None = None
         result: FetchResult
         try:
-            with bar if bar else _null():
+            with bar if bar else nullcontext():
                 if fetch_job == "search":
                     assert query is not None
                     result = search(query, max_results=max_results, cache=cache,
@@ -312,15 +198,10 @@ def _emit_rendered(result: FetchResult, fmt: str, output: Path | None) -> int:
     from .export import render_records, write_rendered
 
     texts = result.rendered
-    with _open_output(output) as stream:
+    with open_output(output) as stream:
         return write_rendered(((texts.get(a.pmid) or render_records([a], fmt), 1)
                                for a in result.articles), fmt, stream)
     return 0  # stdout's reader went away
-
-
-@contextmanager
-def _null() -> Iterator[None]:
-    yield
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -497,19 +378,19 @@ def parse(
             state["interrupted"] = True
 
     count = 0
-    _stdout_reader["gone"] = False  # per run: a test runner calls commands in one process
+    stdout_reader["gone"] = False  # per run: a test runner calls commands in one process
     with _handled(cons):
-        _check_writable(output)
+        check_writable(output)
         if fmt.value in RENDERED_FORMATS:
             # The workers write the records' JSON/CSV text; this process only writes bytes.
             rendered = render_files(paths, fmt.value, jobs=jobs, roles=not no_roles)
-            with _open_output(output) as stream:
+            with open_output(output) as stream:
                 count = write_rendered(kept(rendered), fmt.value, stream)
         else:
             records = kept(parse_files(paths, jobs=jobs, roles=not no_roles))
             count = _emit(cons, records, fmt, output, "parse", paths, full=full,
                           all_roles=all_roles)
-    if count == 0 and not errors and not state["interrupted"] and not _stdout_reader["gone"]:
+    if count == 0 and not errors and not state["interrupted"] and not stdout_reader["gone"]:
         # Well-formed XML without a PubmedArticle (a DeleteCitation-only update file, an
         # esearch answer saved by mistake): say so rather than print nothing at all.
         cons.say(f"cytoreview: no PubMed records in {', '.join(paths)}", style="yellow")
@@ -539,7 +420,7 @@ def cache_info(ctx: typer.Context) -> None:
     def when(ts: float | None) -> str:
         return datetime.fromtimestamp(ts).isoformat(timespec="seconds") if ts else "-"
 
-    with _open_output(None):
+    with open_output(None):
         cons.out.print(
             f"path:     {info.path}\nrecords:  {info.records}\naliases:  {info.aliases}"
             f"\nsearches: {info.searches}"
