@@ -46,7 +46,7 @@ def independent(rec: Any) -> tuple[str, dict[str, Any]]:
     """One record read with nothing but lxml: the reference the parser is held to."""
     art = rec.find("MedlineCitation/Article")
     pmid = norm(rec.findtext("MedlineCitation/PMID"))
-    title = flat(art.find("ArticleTitle")) or flat(art.find("VernacularTitle"))
+    title = flat(art.find("ArticleTitle"))  # INTERFACE.md: the ArticleTitle text, "" if empty
     texts = [flat(a) for a in art.findall("Abstract/AbstractText")]
     dois = [norm(x.text) for x in rec.findall("PubmedData/ArticleIdList/ArticleId")
             if x.get("IdType") == "doi" and norm(x.text)]

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from cytoreview.citations import ris_record
 from cytoreview.errors import UnreadableFile
 from cytoreview.model import Article
 from cytoreview.parse import (
@@ -111,6 +112,9 @@ def test_html_escaped_into_an_abstract_is_dropped() -> None:
         ("CD4&amp;lt;sup&amp;gt;+&amp;lt;/sup&amp;gt; cells", "CD4+ cells"),
         ("&lt;p class=&quot;x&quot;&gt;One.&lt;/p&gt;&lt;p /&gt;Two.", "One. Two."),
         ("&lt;b style='color:red' &gt;bold&lt;/b &gt; text", "bold text"),
+        # JATS names, as in PMID 34096771's keyword
+        ("&lt;italic&gt;Monilinia polystroma&lt;/italic&gt;", "Monilinia polystroma"),
+        ("&lt;bold&gt;P&lt;/bold&gt; &lt;scp&gt;value&lt;/scp&gt;", "P value"),
         # Inequalities, not tags: nothing between them may go.
         ("values &lt;b or &gt;c, x&lt;i and y&gt;j", "values <b or >c, x<i and y>j"),
     ],
@@ -205,9 +209,14 @@ def test_nlm_categories_are_kept() -> None:
 # --- titles, dates, identifiers -------------------------------------------------------------
 
 
-def test_empty_article_title_falls_back_to_the_vernacular_title() -> None:
+def test_an_empty_article_title_is_empty_and_shown_in_the_original_language() -> None:
+    # INTERFACE.md's title is the ArticleTitle text: "" here, not the German vernacular
+    # title (43 records of the 2021 file). Views and citations show the vernacular one.
     article = new("34086202")
-    assert article.title == "Die erste Seite." == article.vernacular_title
+    assert article.title == ""
+    assert article.display_title == "Die erste Seite." == article.vernacular_title
+    assert article.to_dict()["title"] == ""
+    assert "TI  - Die erste Seite." in ris_record(article).splitlines()
 
 
 def test_bracketed_translated_title_is_kept_with_its_vernacular() -> None:

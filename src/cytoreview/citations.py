@@ -65,7 +65,7 @@ def _is_chapter(article: Article) -> bool:
 def ris_record(article: Article) -> str:
     chapter = _is_chapter(article)
     kind = "CHAP" if chapter else "BOOK" if article.record_type == "book" else "JOUR"
-    lines: list[tuple[str, str]] = [("TY", kind), ("TI", article.title)]
+    lines: list[tuple[str, str]] = [("TY", kind), ("TI", article.display_title)]
     lines += [("AU", ris_name(a)) for a in article.authors]
     if article.year is not None:
         lines.append(("PY", str(article.year)))
@@ -355,7 +355,7 @@ def citation_key(article: Article) -> str:
     if article.authors or article.editors:  # a book may have editors only
         first = (article.authors or article.editors)[0]
         who = _ascii_word(first.last_name or (first.collective_name or "").split(" ")[0])
-    words = [_ascii_word(w) for w in re.split(r"[\s\-/]+", article.title)]
+    words = [_ascii_word(w) for w in re.split(r"[\s\-/]+", article.display_title)]
     word = next((w for w in words if len(w) > 1 and w.isalpha() and w not in _STOPWORDS), "")
     year = str(article.year) if article.year is not None else "nd"
     return (who or "anon") + year + word
@@ -409,7 +409,7 @@ def _verbatim(text: str) -> str:
 def bibtex_entry(article: Article, key: str, start_page: str, end_page: str) -> str:
     fields: list[tuple[str, str]] = [
         ("author", " and ".join(_bibtex_author(a) for a in article.authors)),
-        ("title", latex_title(article.title)),
+        ("title", latex_title(article.display_title)),
         ("journal", latex(article.journal)),
         ("booktitle", latex(article.book_title) if _is_chapter(article) else ""),
         ("editor", " and ".join(_bibtex_author(e) for e in article.editors)),

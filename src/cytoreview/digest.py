@@ -109,7 +109,7 @@ def citation(article: Article) -> str:
     parts = []
     if names:
         parts.append(inline(", ".join(names)) + ".")
-    title = article.title.strip()
+    title = article.display_title.strip()
     parts.append(inline(title) + ("" if title.endswith((".", "?", "!")) else "."))
     journal = article.journal_iso or article.container
     if journal:
@@ -138,7 +138,7 @@ def _role_source(sentences: Sequence[Sentence], fallback: str) -> str:
 
 
 def _article_section(number: int, article: Article) -> list[str]:
-    heading = inline(article.title) or "(untitled)"
+    heading = inline(article.display_title) or "(untitled)"
     if article.retracted:
         heading = "RETRACTED: " + heading
     lines = [f"## {number}. {heading}", ""]
@@ -191,7 +191,7 @@ def _overview(articles: Sequence[Article]) -> list[str]:
         "|---:|---:|---|---|---|---|",
     ]
     for number, article in enumerate(articles, 1):
-        title = inline(article.title)
+        title = inline(article.display_title)
         if article.retracted:
             title = "**RETRACTED:** " + title
         finding = inline(article.summary.key_findings) or "–"

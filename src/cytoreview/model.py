@@ -303,6 +303,13 @@ class Article:
         return tuple(map(_DESCRIPTOR, self.mesh_headings))
 
     @property
+    def display_title(self) -> str:
+        """The title to show: ``title`` (the ArticleTitle, as INTERFACE.md defines it), else
+        the title in the original language when NLM gave no English one (``<ArticleTitle/>``
+        with a ``VernacularTitle``), as PubMed's own page does."""
+        return self.title or self.vernacular_title or ""
+
+    @property
     def container(self) -> str | None:
         """Where the record appeared: the journal, or for a book chapter the book."""
         return self.journal or self.book_title

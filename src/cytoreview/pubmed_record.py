@@ -38,7 +38,9 @@ _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]
 # or none: "values were <b or >c" (inequalities) is text.
 _ATTRIBUTES = r"(?:\s+[^<>=]{0,100}=[^<>]{0,200}|\s*)/?>"
 _HTML_BLOCK = re.compile(r"</?(?:p|br|div|li|ul|ol|o:p)" + _ATTRIBUTES, re.IGNORECASE)
-_HTML_INLINE = re.compile(r"</?(?:i|b|u|em|strong|sup|sub|span|sc)" + _ATTRIBUTES, re.IGNORECASE)
+# JATS names too ("&lt;italic&gt;Monilinia polystroma&lt;/italic&gt;" in a keyword).
+_HTML_INLINE = re.compile(r"</?(?:i|b|u|em|strong|sup|sub|span|sc|italic|bold|scp)"
+                          + _ATTRIBUTES, re.IGNORECASE)
 _AUTHOR_TAGS = (
     "Author",
     "LastName",
@@ -455,7 +457,7 @@ def _pubmed_article(record: Any) -> Article:
     text, sections = _abstract(abstract)
     return Article(
         pmid=pmid,
-        title=_text(title_elem) or vernacular or "",
+        title=_text(title_elem),
         abstract=text,
         doi=doi or _elocation_doi(elocations),
         pmcid=pmcid,
@@ -521,7 +523,7 @@ def _book_article(record: Any) -> Article:
     text, sections = _abstract(document.find("Abstract"))
     return Article(
         pmid=pmid,
-        title=_text(document.find("ArticleTitle")) or book_title or vernacular or "",
+        title=_text(document.find("ArticleTitle")) or book_title or "",
         abstract=text,
         doi=doi or _elocation_doi(list(document.iterchildren("ELocationID"))),
         pmcid=pmcid,

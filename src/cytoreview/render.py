@@ -73,7 +73,7 @@ def _header(article: Article) -> Text:
     if article.retracted:
         text.append(" RETRACTED ", style="bold white on red")
         text.append("  this article has been retracted\n\n", style="bold red")
-    text.append(article.title or "(no title)", style="bold")
+    text.append(article.display_title or "(no title)", style="bold")
     text.append("\n")
     if article.authors:
         text.append(authors_line(article) + "\n", style="italic")
@@ -149,8 +149,8 @@ def _key_finding(article: Article) -> Text:
 
 def _title(article: Article) -> Text:
     if article.retracted:
-        return Text.assemble(("RETRACTED ", "bold red"), article.title)
-    return Text(article.title)
+        return Text.assemble(("RETRACTED ", "bold red"), article.display_title)
+    return Text(article.display_title)
 
 
 def overview(articles: Sequence[Article], width: int = 100) -> RenderableType:
