@@ -143,7 +143,11 @@ def test_digest_structure_links_and_escaping() -> None:
 
     assert set(parsed.tags) <= OWN_TAGS, f"record markup leaked: {set(parsed.tags) - OWN_TAGS}"
     assert "<script>" not in html and "&lt;script&gt;" in html
-    assert "evil.example" not in "".join(parsed.hrefs)
+    # A record's address may be a link, but only one that shows where it goes: "[link](...)"
+    # stays text.
+    shown = re.findall(r'<a href="([^"]*)">(.*?)</a>', html)
+    assert ("https://evil.example", "https://evil.example") in shown
+    assert all(text == unescape(href) for href, text in shown if "evil" in href)
     assert [h for h in parsed.headings if h[0] == "h1"] == [("h1", "Literature digest")]
     assert ("h2", "3. RETRACTED: # 1. " + HOSTILE) in parsed.headings
 
@@ -267,6 +271,26 @@ def test_any_text_renders_literally_in_a_table_cell_and_a_paragraph(text: str) -
     assert f"<strong>P:</strong> {expected}".rstrip() == unescape(
         html.split("<p>", 1)[1].split("</p>", 1)[0]
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "urls"),
+    [
+        # PMID 32886093: escaped, the link went to TT%5C_and%5C_TCP and showed backslashes.
+        ("Code: https://github.com/jmjung83/TT_and_TCP.",
+         ["https://github.com/jmjung83/TT_and_TCP"]),
+        ("(see https://x.org/saambe_webserver#started) and http://a.org/w_(x)_y, then *b*",
+         ["https://x.org/saambe_webserver#started", "http://a.org/w_(x)_y"]),
+    ],
+)
+def test_urls_in_text_are_links_to_themselves(text: str, urls: list[str]) -> None:
+    markdown = f"| h |\n|---|\n| {digest.inline(text)} |\n\n{digest.inline(text)}\n"
+    _, parsed = render_html(markdown)
+    assert parsed.body_rows == [[text]]
+    assert parsed.hrefs == urls * 2
+    # Link text is never autolinked: a link inside a link is no link.
+    _, titled = render_html(digest.link(text, "https://pubmed.ncbi.nlm.nih.gov/1/"))
+    assert titled.hrefs == ["https://pubmed.ncbi.nlm.nih.gov/1/"]
 
 
 def test_no_roles_digest_gives_the_abstract_instead_of_not_stated() -> None:

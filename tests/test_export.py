@@ -512,6 +512,52 @@ def test_page_ranges_are_expanded_the_way_citation_managers_store_them() -> None
     assert page_range("e123") == ("e123", "")
     assert page_range("123-45; discussion 146") == ("123-45; discussion 146", "")
     assert page_range(None) == ("", "")
+    # From the shared files: an online-only last page, Roman numerals, and a typo in the
+    # source that expanding would have turned into the backwards range 87-85.
+    assert page_range("1595-603.e9") == ("1595", "1603.e9")
+    assert page_range("1161.e1-1161.e2") == ("1161.e1", "1161.e2")
+    assert page_range("vii-xxii") == ("vii", "xxii")
+    assert page_range("87-5") == ("87-5", "")
+
+
+def test_bibtex_pages_kept_whole_still_take_en_dashes() -> None:
+    text, _ = _export("bibtex", [Article(pmid="1", title="T", year=1979, pages="3-4, 11")])
+    assert parse_string(text).entries[0].fields_dict["pages"].value == "3--4, 11"
+
+
+def test_bibtex_keywords_with_commas_stay_one_keyword() -> None:
+    # PMID 29977992: "CIDI, Composite International Diagnostic Interview" was read as two
+    # keywords by biblatex, JabRef and Zotero (318 records of the 2021 file).
+    keywords = ("CIDI, Composite International Diagnostic Interview", "PTSD")
+    article = Article(pmid="1", title="T", year=2020, keywords=keywords)
+    value = parse_string(_export("bibtex", [article])[0]).entries[0].fields_dict["keywords"]
+    depth, parts, part = 0, [], ""
+    for ch in value.value + ",":  # biblatex's split: commas outside braces
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(part.strip().strip("{}"))
+            part = ""
+        else:
+            part += ch
+    assert parts == list(keywords)
+
+
+def test_bibtex_title_words_opening_with_a_macro_keep_their_capitals() -> None:
+    # "{\textdegree{}C}" is a "special character" to BibTeX, whose letters styles lower-case:
+    # "2 °c" (PMID 33990013). One more group protects it.
+    text, _ = _export("bibtex", [Article(pmid="1", title="Stored at 4 °C and #Tag2 Δ", year=2021)])
+    title = parse_string(text).entries[0].fields_dict["title"].value
+    assert r"{{\textdegree{}C}}" in title and r"{{\#Tag2}}" in title
+    assert not re.search(r"(?<!\{)\{\\", title.replace(r"\{", "")), title
+
+
+def test_bibtex_writes_common_math_symbols_as_macros() -> None:
+    # Raw, these stop a pdflatex run (106 records of the 2021 file).
+    title = "\u2206T \u2248 3 \u2a7e 2 \u2a7d \u221e \u22c5 x\u2032"
+    text, _ = _export("bibtex", [Article(pmid="1", title=title, year=2021)])
+    raw = parse_string(text).entries[0].fields_dict["title"].value
+    assert raw.isascii(), raw
+    assert LatexNodes2Text().latex_to_text(raw) == "ΔT ≈ 3 ≥ 2 ≤ ∞ · x'"
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "ris", "bibtex"])
@@ -778,3 +824,20 @@ def test_a_terminal_sees_each_json_line_as_soon_as_it_is_written() -> None:
         terminal.close()
         os.close(master)
     assert shown == [True, True]
+
+
+def test_csv_redirected_to_a_file_starts_with_a_bom_and_a_pipe_gets_none(
+        tmp_path: Path) -> None:
+    # `cytoreview parse ... -f csv > x.csv` had no BOM (only -o did): Excel then read
+    # "IFN-α" as "IFN-Î±".
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "cytoreview", "parse", str(SEEDS_XML), "-f", "csv",
+               "--no-roles"]
+    target = tmp_path / "x.csv"
+    with target.open("wb") as handle:
+        subprocess.run(command, stdout=handle, check=True, timeout=120)
+    assert target.read_bytes().startswith(b"\xef\xbb\xbfpmid,")
+    piped = subprocess.run(command, capture_output=True, check=True, timeout=120)
+    assert piped.stdout.startswith(b"pmid,")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timezone
 from typing import TYPE_CHECKING, TextIO
 
@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 #: How the flat formats (CSV cells, BibTeX fields) join a list of values.
 LIST_SEPARATOR = "; "
 
-_PAGES = re.compile(r"^([A-Za-z]*)(\d+)\s*[-–]\s*([A-Za-z]*)(\d+)$")
+# "1595-603", "e12-e19", "S1-4", "1595-603.e9" and "1161.e1-1161.e2" (online-only pages)
+_SUFFIX = r"((?:\.?[A-Za-z]+\d*)?)"
+_PAGES = re.compile(rf"^([A-Za-z]*)(\d+){_SUFFIX}\s*[-–]\s*([A-Za-z]*)(\d+){_SUFFIX}$")
+_ROMAN_PAGES = re.compile(r"^([ivxlcdm]+)\s*[-–]\s*([ivxlcdm]+)$", re.IGNORECASE)
 
 
 def page_range(pages: str | None) -> tuple[str, str]:
@@ -32,13 +35,18 @@ def page_range(pages: str | None) -> tuple[str, str]:
     if not pages:
         return "", ""
     text = pages.strip()
+    roman = _ROMAN_PAGES.match(text)
+    if roman:
+        return roman.group(1), roman.group(2)
     m = _PAGES.match(text)
     if not m:
         return text, ""
-    prefix, start, end_prefix, end = m.groups()
+    prefix, start, start_suffix, end_prefix, end, suffix = m.groups()
     if len(end) < len(start) and not end_prefix:
         end = start[: len(start) - len(end)] + end
-    return prefix + start, (end_prefix or prefix) + end
+    if int(end) < int(start):
+        return text, ""  # "87-5": a typo in the source, not a range to turn backwards
+    return prefix + start + start_suffix, (end_prefix or prefix) + end + suffix
 
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -161,6 +169,16 @@ _LATEX_OTHER = {
     "\ufeff": "", "\u200b": "", "\u2212": "{$-$}", "⁻": r"{\textsuperscript{$-$}}",
     "₋": r"{\textsubscript{$-$}}", "℃": r"\textdegree{}C", "℉": r"\textdegree{}F",
     "™": r"\texttrademark{}",
+    # Operators and look-alike letters PubMed abstracts use (counted on the shared files).
+    "⋅": r"{$\cdot$}", "∙": r"{$\cdot$}", "∆": r"{$\Delta$}", "≈": r"{$\approx$}",
+    "∑": r"{$\sum$}", "⋯": r"{$\cdots$}", "⩽": r"{$\leq$}", "⩾": r"{$\geq$}",
+    "≦": r"{$\leq$}", "≧": r"{$\geq$}", "≠": r"{$\neq$}", "∞": r"{$\infty$}",
+    "∘": r"{$\circ$}", "∠": r"{$\angle$}", "∈": r"{$\in$}", "∝": r"{$\propto$}",
+    "≃": r"{$\simeq$}", "≅": r"{$\cong$}", "≪": r"{$\ll$}", "≫": r"{$\gg$}",
+    "∓": r"{$\mp$}", "√": r"{$\surd$}", "∂": r"{$\partial$}", "↑": r"{$\uparrow$}",
+    "↓": r"{$\downarrow$}", "←": r"{$\leftarrow$}", "↔": r"{$\leftrightarrow$}",
+    "′": r"{$'$}", "″": r"{$''$}", "⍺": r"{$\alpha$}", "ɑ": r"{$\alpha$}",
+    "ɛ": r"{$\varepsilon$}", "ɣ": r"{$\gamma$}", "ϵ": r"{$\epsilon$}", "\u2062": "",
 }  # fmt: skip
 # Compatibility characters whose plain form is ASCII: ligatures ("ﬂ"), Roman numerals ("Ⅱ"),
 # full-width forms; sub- and superscript digits and signs as LaTeX writes them. pdflatex's
@@ -252,7 +270,11 @@ def latex_title(title: str) -> str:
     for index, word in enumerate(words):
         upper = any(ch.isupper() for ch in word[1:]) or (index > 0 and word[:1].isupper())
         escaped = latex(word)
-        protected.append(f"{{{escaped}}}" if upper else escaped)
+        # A group opening with a backslash is a "special character" to BibTeX, whose letters
+        # it does lower-case ("{\textdegree{}C}" printed "°c"): one more group protects it.
+        if upper:
+            escaped = f"{{{{{escaped}}}}}" if escaped.startswith("\\") else f"{{{escaped}}}"
+        protected.append(escaped)
     return " ".join(protected)
 
 
@@ -406,6 +428,15 @@ def _verbatim(text: str) -> str:
     return re.sub(r"[{}\s]", "", text)
 
 
+_SINGLE_HYPHEN = re.compile(r"(?<=\w)-(?=\w)")
+
+
+def bibtex_keywords(keywords: Sequence[str]) -> str:
+    """Keywords separated by commas, as biblatex, JabRef and Zotero split them; a keyword
+    with a comma of its own ("CUD, cannabis use disorder") is braced, so it stays one."""
+    return ", ".join(f"{{{latex(k)}}}" if "," in k else latex(k) for k in keywords)
+
+
 def bibtex_entry(article: Article, key: str, start_page: str, end_page: str) -> str:
     fields: list[tuple[str, str]] = [
         ("author", " and ".join(_bibtex_author(a) for a in article.authors)),
@@ -419,14 +450,16 @@ def bibtex_entry(article: Article, key: str, start_page: str, end_page: str) -> 
         ("month", _MONTHS[month - 1] if (month := pub_month(article)) else ""),
         ("volume", latex(article.volume)),
         ("number", latex(article.issue)),
-        ("pages", latex(start_page) + ("--" + latex(end_page) if end_page else "")),
+        ("pages", latex(start_page) + "--" + latex(end_page) if end_page
+         # kept whole ("3-4, 11", "87-5"): its ranges take the en dash too
+         else _SINGLE_HYPHEN.sub("--", latex(start_page))),
         ("doi", _verbatim(article.doi or "")),
         ("pmid", article.pmid),
         ("pmcid", _verbatim(article.pmcid or "")),
         ("url", article.pubmed_url),
         ("language", latex(" and ".join(_BABEL.get(code, code) for code in article.languages))),
         ("abstract", latex(article.abstract)),
-        ("keywords", latex(", ".join(article.keywords))),
+        ("keywords", bibtex_keywords(article.keywords)),
         ("mesh", latex(LIST_SEPARATOR.join(article.mesh_terms))),
         ("note", "RETRACTED ARTICLE" if article.retracted else ""),
     ]

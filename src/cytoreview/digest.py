@@ -42,6 +42,9 @@ MESH_TOP = 10
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~#$@!])")
 _ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
 _SPACE = re.compile(r"\s+")
+# What CommonMark lets an autolink hold (no spaces, no < >), less what GFM reads as a table
+# cell border ("|") or what rarely ends a URL in prose.
+_URL = re.compile(r"https?://[^\s<>|\"`\[\]{}\\^]+")
 # Constructs that only count at the start of a block: lists, setext underlines, thematic breaks.
 _BLOCK_START = re.compile(r"^(\d+)([.)])|^([-+=])")
 
@@ -51,7 +54,29 @@ def inline(text: str | None) -> str:
     if not text:
         return ""
     flat = _SPACE.sub(" ", text).strip()
-    return _ENTITY.sub(r"\\&", _SPECIAL.sub(r"\\\1", flat))
+    if "://" not in flat:
+        return _escape(flat)
+    # A URL in the text becomes an autolink, where backslash escapes are not read: escaped
+    # ("TT\\_and\\_TCP") it showed the backslashes and linked to a page that is not there.
+    out, pos = [], 0
+    for match in _URL.finditer(flat):
+        url = _trim_url(match.group())
+        out += [_escape(flat[pos : match.start()]), f"<{url}>"]
+        pos = match.start() + len(url)
+    out.append(_escape(flat[pos:]))
+    return "".join(out)
+
+
+def _escape(text: str) -> str:
+    return _ENTITY.sub(r"\\&", _SPECIAL.sub(r"\\\1", text))
+
+
+def _trim_url(url: str) -> str:
+    """Sentence punctuation after a URL is not part of it; nor is a closing parenthesis
+    that has no opening one inside it ("(see https://x.org/a)")."""
+    while url and (url[-1] in ".,;:!?'*" or (url[-1] == ")" and url.count("(") < url.count(")"))):
+        url = url[:-1]
+    return url
 
 
 def block_start(escaped: str) -> str:
@@ -63,7 +88,8 @@ def link(text: str, url: str) -> str:
     # Angle brackets allow parentheses in the destination; what they cannot hold (spaces, <>,
     # and | which GFM splits table cells on before it sees links) is percent-encoded.
     safe_url = re.sub(r"[\s<>|\\]", lambda m: quote(m[0], safe=""), url)
-    return f"[{inline(text)}](<{safe_url}>)"
+    # Link text is escaped, never autolinked: a link inside a link is no link at all.
+    return f"[{_escape(_SPACE.sub(' ', text).strip())}](<{safe_url}>)"
 
 
 def doi_url(doi: str) -> str:

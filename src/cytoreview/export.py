@@ -25,6 +25,7 @@ import csv
 import io
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -115,6 +116,18 @@ def render_records(articles: Iterable[Article], fmt: str) -> bytes:
     raise ValueError(f"{fmt!r} is not one of {', '.join(RENDERED_FORMATS)}")
 
 
+def _is_file(out: TextIO) -> bool:
+    """The BOM is for spreadsheets opening a file (``-o``, or ``> x.csv``); a pipe into
+    another program is better off without one (csv.DictReader would see it in the first
+    column's name)."""
+    if out is not sys.stdout:
+        return True
+    try:
+        return stat.S_ISREG(os.fstat(out.fileno()).st_mode)
+    except (OSError, ValueError, io.UnsupportedOperation):  # no descriptor (a test runner's)
+        return False
+
+
 def write_rendered(chunks: Iterable[tuple[bytes, int]], fmt: str, out: TextIO) -> int:
     """Write chunks made by :func:`render_records` (UTF-8 text, and how many records each
     holds) as ``fmt``'s writer would write those records; returns the count.
@@ -124,9 +137,7 @@ def write_rendered(chunks: Iterable[tuple[bytes, int]], fmt: str, out: TextIO) -
     put = _writer(out)
     count = 0
     if fmt == "csv":
-        # The BOM is for spreadsheets opening a file; a pipe into another program is better
-        # off without one (csv.DictReader would see it in the first column's name).
-        put(("\ufeff" if out is not sys.stdout else "") + ",".join(CSV_COLUMNS) + "\r\n")
+        put(("\ufeff" if _is_file(out) else "") + ",".join(CSV_COLUMNS) + "\r\n")
     elif fmt == "json":
         put("[")
     try:
