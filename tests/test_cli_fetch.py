@@ -326,3 +326,30 @@ def test_an_interrupted_run_without_a_cache_does_not_promise_one(eutils: EutilsS
                                          "--no-cache")
     assert code == 130
     assert "nothing was cached (--no-cache)" in err and "are cached" not in err
+
+
+def test_a_warning_during_the_progress_bar_comes_after_it_as_one_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Printed while the bar was live, it went through Rich's redirect of stderr and was
+    # wrapped at the terminal's width (two lines at 60 columns).
+    import io
+    import warnings
+
+    from rich.console import Console
+
+    from cytoreview.errors import CytoreviewWarning
+    from cytoreview.output import ProgressBar
+
+    screen = io.StringIO()
+    shown: list[tuple[str, bool]] = []
+    bar = ProgressBar(Console(file=screen, force_terminal=True, width=60))
+    def show(message: object, *_: object) -> None:
+        shown.append((str(message), bar._progress.live.is_started))
+
+    monkeypatch.setattr(warnings, "showwarning", show)
+    with bar:
+        warnings.warn("10.1/x: 2 PubMed records have this DOI; using PMID 1, not 2 " * 2,
+                      CytoreviewWarning, stacklevel=1)
+        assert shown == []
+    assert shown == [("10.1/x: 2 PubMed records have this DOI; using PMID 1, not 2 " * 2, False)]
+    assert "PubMed records" not in screen.getvalue()

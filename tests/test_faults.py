@@ -425,3 +425,53 @@ def test_after_a_history_set_expires_the_other_pages_go_by_id_at_once(
     assert [a.pmid for a in result.articles] == found.ids
     efetches = [r for r in eutils.requests[asked:] if r.endpoint == "efetch"]
     assert len(efetches) == 2 + 3  # the first page's two tries, then each page by ID
+
+
+def test_a_page_asked_for_by_id_after_the_set_expired_is_an_id_batch(
+        eutils: EutilsServer) -> None:
+    # It was still treated as a page: when it failed by ID it was asked for by ID a second
+    # time, with every attempt, before being split (23 requests where ID batches take 15).
+    from cytoreview.fetcher import History
+
+    with _client(eutils) as client:
+        found = client.esearch("cancer", retmax=6, usehistory=True)
+        eutils.configure(fail_pmids=[found.ids[3]])
+        asked = len(eutils.requests)
+        plain = Fetcher(client, batch_size=2, workers=1, roles=False).run(
+            [Identifier("pmid", p, p) for p in found.ids])
+        by_id = len(eutils.requests) - asked
+        history = History(found.webenv, found.query_key, tuple(found.ids))
+        eutils.forget_history()
+        asked = len(eutils.requests)
+        result = Fetcher(client, batch_size=2, workers=1, roles=False).run(
+            [Identifier("pmid", p, p) for p in found.ids], history=history)
+    assert [f.input for f in result.failures] == [f.input for f in plain.failures]
+    assert [f.input for f in result.failures] == [found.ids[3]]
+    # The first page's two tries by WebEnv, then the same requests as ID batches.
+    assert len(eutils.requests) - asked == by_id + 2
+
+
+def test_a_doi_is_not_remembered_while_another_of_its_records_could_not_be_fetched(
+        tmp_path: Path) -> None:
+    # Two records carry this DOI; 420122 failed once, 420123 was taken and the cache kept
+    # DOI -> 420123 for good: healthy runs later never looked again, nor warned.
+    import warnings
+
+    from cytoreview.errors import CytoreviewWarning
+    from cytoreview.service import fetch
+    from cytoreview.testing.records import load_store
+
+    fixture = Path(__file__).parent / "fixtures" / "xml" / "one_doi_two_records.xml"
+    doi = "10.1093/ajcn/32.2.277"
+    with EutilsServer(store=load_store([fixture]), rate_limit=False) as server:
+        server.configure(fail_pmids=["420122"])
+        with _client(server) as client, Cache(tmp_path / "c") as cache:
+            first = fetch([doi], client=client, cache=cache, roles=False)
+        assert [a.pmid for a in first.articles] == ["420123"]
+        server.configure(fail_pmids=[])
+        with _client(server) as client, Cache(tmp_path / "c") as cache, \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            again = fetch([doi], client=client, cache=cache, roles=False)
+    assert [a.pmid for a in again.articles] == ["420122"]
+    assert [w.category for w in caught] == [CytoreviewWarning]

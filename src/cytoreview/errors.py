@@ -93,7 +93,7 @@ class NotFound(CytoreviewError):
 class Interrupted(CytoreviewError):
     """Ctrl-C: ``result`` holds everything fetched so far (it is in the cache too).
 
-    Defined here rather than in :mod:`cytoreview.service` so that catching it does not
+    Defined here rather than in :mod:`cytoreview.fetcher` so that catching it does not
     import the HTTP stack (``parse`` never needs it)."""
 
     exit_status = ExitStatus.INTERRUPTED

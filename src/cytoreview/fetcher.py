@@ -164,6 +164,7 @@ class Fetcher:
         # NCBI no longer has the history set: the pages still to come are asked for by ID at
         # once, not after two failed requests each.
         self._history_gone = False
+        self._pages_by_id: set[int] = set()  # pages (by retstart) that went by ID instead
         self.result = FetchResult()
 
     # -- public ---------------------------------------------------------------------------------
@@ -344,11 +345,15 @@ class Fetcher:
         quietly (cancelled, or the service is unreachable)."""
         if self.result.fatal:
             return None
+        if job.retstart is not None and self._history_gone:
+            # From here on (and in _settle) an ID batch like any other: on a timeout or an
+            # error it is not asked for by ID a second time, as a failed page would be.
+            with self._lock:
+                self._pages_by_id.add(job.retstart)
+            job = _Job(job.batch)
         try:
             if job.retstart is None or self._history is None:
                 data = self.client.efetch(job.batch, attempts=job.attempts)
-            elif self._history_gone:
-                data = self.client.efetch(job.batch)
             else:
                 try:
                     data = self.client.efetch_history(
@@ -393,6 +398,8 @@ class Fetcher:
         without some of its records, is fetched by ID instead.
         """
         step, job = self._pending.pop(future)
+        if job.retstart is not None and job.retstart in self._pages_by_id:
+            job = _Job(job.batch)
         batch = job.batch
         try:
             outcome = future.result()
@@ -521,7 +528,10 @@ class Fetcher:
             if article is None:
                 result.failures.append(Failure(ident.raw, self._why(ident, resolved)))
                 continue
-            if ident.kind != "pmid":
+            # A DOI whose other candidates could not be fetched is not remembered: one of them
+            # may carry it too, and the next run should look again.
+            candidates = resolved.get(ident, [])
+            if ident.kind != "pmid" and not any(p in self._errors for p in candidates):
                 aliases[f"{ident.kind}:{ident.value}"] = article.pmid
             if article.pmid not in seen:
                 seen.add(article.pmid)

@@ -361,4 +361,8 @@ def __getattr__(name: str) -> Any:
         from cytoreview import filepool
 
         return getattr(filepool, name)
+    if name in ("decode_articles", "encode_articles"):  # once re-exported here
+        from cytoreview import wire
+
+        return getattr(wire, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

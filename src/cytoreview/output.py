@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -123,8 +124,15 @@ class ProgressBar:
                               requests=requests)
 
     def __enter__(self) -> ProgressBar:
+        # A warning printed while the bar is live goes through Rich's redirect of stderr and
+        # is wrapped at the terminal's width: held back, it comes after as one line.
+        self._held = warnings.catch_warnings(record=True)
+        self._caught = self._held.__enter__()
         self._progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
+        self._held.__exit__(None, None, None)
+        for w in self._caught:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)

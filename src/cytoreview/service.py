@@ -19,8 +19,6 @@ from .cache import Cache
 from .errors import InvalidInput, NotFound, QueryRejected
 from .eutils import GET_MAX_IDS, EutilsClient, SearchResult
 from .fetcher import (
-    DOIS_PER_SEARCH,
-    PROCESS_MIN_RECORDS,
     Failure,
     Fetcher,
     FetchResult,
@@ -29,10 +27,10 @@ from .fetcher import (
 )
 from .ids import Identifier, parse_identifier, unique
 
-__all__ = [
-    "DOIS_PER_SEARCH", "MAX_SEARCH", "PROCESS_MIN_RECORDS", "Failure", "FetchResult", "Fetcher",
-    "History", "Progress", "fetch", "search",
-]  # fmt: skip
+# The fetch job's own names stay importable from here; its knobs (PROCESS_MIN_RECORDS,
+# DOIS_PER_SEARCH, ...) are read in cytoreview.fetcher, and set there.
+__all__ = ["MAX_SEARCH", "Failure", "FetchResult", "Fetcher", "History", "Progress", "fetch",
+           "search"]
 
 #: PubMed's esearch will not page past this many results.
 MAX_SEARCH = 9999
