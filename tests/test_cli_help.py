@@ -41,6 +41,27 @@ def test_readme_test_command_is_the_one_ci_runs() -> None:
     assert "python -m pytest -q" in ci
 
 
-def test_bad_option_is_a_usage_error() -> None:
-    result = CliRunner().invoke(app, ["fetch", "15461571", "--format", "xml"])
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["fetch", "15461571", "--format", "xml"],
+         "cytoreview fetch: Invalid value for '--format' / '-f': 'xml' is not one of"),
+        (["fetch", "--bogus", "1"], "cytoreview fetch: No such option: --bogus"),
+        (["fetchh", "1"], "cytoreview: No such command 'fetchh'."),
+        (["fetch"], "cytoreview fetch: Missing argument"),
+    ],
+)
+def test_a_usage_error_is_one_line_naming_the_command_and_the_problem(
+        args: list[str], line: str) -> None:
+    # It was Click's four-line block (Usage:, Try ..., a blank line, Error: ...).
+    result = CliRunner().invoke(app, args, prog_name="cytoreview")
     assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(line)
+    assert result.stderr.rstrip().endswith("-h)")
+
+
+def test_bare_commands_still_show_their_help() -> None:
+    for args in ([], ["cache"]):
+        result = CliRunner().invoke(app, args, prog_name="cytoreview")
+        assert "Usage: cytoreview" in result.output and "Commands" in result.output

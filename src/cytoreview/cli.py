@@ -16,10 +16,11 @@ from contextlib import contextmanager, nullcontext, suppress
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from . import __version__
 from .errors import (
@@ -40,7 +41,41 @@ _T = TypeVar("_T")
 if TYPE_CHECKING:
     from .fetcher import FetchResult
 
+# Click's base exception, without importing click (Typer may carry its own copy of it).
+_UsageProblem: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class _Group(TyperGroup):
+    """Usage errors as one line naming the command and the problem, like every other bad
+    input ("cytoreview fetch: No such option: --bogus (see cytoreview fetch -h)"), not
+    Click's four-line block."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # Keywords only past args and prog_name, as click's callers pass them; the
+        # signature itself differs between Typer versions.
+        standalone = kwargs.pop("standalone_mode", True)
+        kwargs["standalone_mode"] = False
+        if not standalone:
+            return super().main(*args, **kwargs)
+        try:
+            status = super().main(*args, **kwargs)
+        except _UsageProblem as error:
+            exc: Any = error  # a Click exception: format_message, show, exit_code, ctx
+            message = exc.format_message()
+            if "\n" in message:  # the help itself (a bare `cytoreview`): shown as it is
+                exc.show()
+            else:
+                ctx = getattr(exc, "ctx", None)
+                where = ctx.command_path if ctx is not None else "cytoreview"
+                hint = f" (see {where} -h)" if ctx is not None else ""
+                print(f"{where}: {message}{hint}", file=sys.stderr)
+            sys.exit(exc.exit_code)
+        sys.exit(status if isinstance(status, int) else 0)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="cytoreview",
     help="From PMIDs and DOIs to what each paper was for, what it found and what it concludes.",
     no_args_is_help=True,
