@@ -223,15 +223,23 @@ class _ClearedAfterLooking(Cache):
         return found
 
 
+def _cached(server: EutilsServer, directory: Path, n: int) -> list[str]:
+    """``n`` PMIDs of the stand-in, fetched once so that all are in the cache there."""
+    from cytoreview.service import fetch
+
+    pmids = _pmids(server, n)
+    with _client(server) as client, Cache(directory) as cache:
+        assert fetch(pmids, client=client, cache=cache, roles=False).failures == []
+    return pmids
+
+
 @pytest.mark.parametrize("count", [3, 700], ids=["in-process", "worker-processes"])
 def test_records_gone_from_the_cache_meanwhile_are_fetched_again(
         eutils: EutilsServer, tmp_path: Path, count: int) -> None:
     # They were reported "PMID not found in PubMed" (3,009 of them in a helper's run).
     from cytoreview.service import fetch
 
-    pmids = _pmids(eutils, count)
-    with _client(eutils) as client, Cache(tmp_path / "c") as cache:
-        assert fetch(pmids, client=client, cache=cache, roles=False).failures == []
+    pmids = _cached(eutils, tmp_path / "c", count)
     with _client(eutils) as client, _ClearedAfterLooking(tmp_path / "c") as cache:
         result = fetch(pmids, client=client, cache=cache, roles=False)
     assert result.failures == []
@@ -247,9 +255,7 @@ def test_offline_a_damaged_cache_entry_is_named_unreadable(
 
     from cytoreview.service import fetch
 
-    pmids = _pmids(eutils, count)
-    with _client(eutils) as client, Cache(tmp_path / "c") as cache:
-        assert fetch(pmids, client=client, cache=cache, roles=False).failures == []
+    pmids = _cached(eutils, tmp_path / "c", count)
     with sqlite3.connect(tmp_path / "c" / Cache.FILENAME) as db:
         db.execute("UPDATE records SET xml = substr(xml, 1, 100) WHERE pmid = ?", (pmids[1],))
     asked = len(eutils.requests)

@@ -44,6 +44,7 @@ from .errors import (
 from .eutils import GET_MAX_IDS, Cancelled, EutilsClient
 from .ids import Identifier
 from .model import Article
+from .procs import forking
 from .wire import decode_articles
 
 #: Jobs with at least this many records to parse (fetched or cached) parse and annotate them
@@ -325,7 +326,8 @@ class Fetcher:
         procs = ProcessPoolExecutor(max_workers=cores, mp_context=mp.get_context("fork"),
                                     initializer=fetch_worker.warm_worker,
                                     initargs=(self.roles, cache_dir))
-        procs.submit(int)  # start them now, while this process has one thread
+        with forking():
+            procs.submit(int)  # start them now, while this process has one thread
         return procs
 
     # Each pending future is one step of one job: "fetch" runs in a thread (the request, and

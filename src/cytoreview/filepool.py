@@ -54,7 +54,7 @@ from cytoreview.localfiles import (
 )
 from cytoreview.model import Article
 from cytoreview.parse import ParseStats, iter_articles
-from cytoreview.procs import init_worker
+from cytoreview.procs import forking, init_worker
 from cytoreview.wire import decode_articles, encode_articles
 
 __all__ = ["Rendered", "parse_files", "render_files"]
@@ -69,6 +69,8 @@ _POLL_SECONDS = 0.5
 _CLAIM_POLL_SECONDS = 0.002
 #: Files in progress or with a spill file not read yet, per worker (see _ClaimedFiles).
 _TICKETS = 2
+#: How long a worker has to end after SIGTERM (it dies at once unless the signal was lost).
+_TERMINATE_SECONDS = 2.0
 #: Bytes of XML per block when files are cut (:mod:`cytoreview.blocks`); tests make it small.
 _BLOCK_BYTES = BLOCK_BYTES
 
@@ -264,9 +266,7 @@ def parse_files(
     even a single file uses every core. With one job everything runs in this process. ``stats``, if
     given, accumulates every file's counts.
     """
-    files = _path_list(paths)
-    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-    stats = stats if stats is not None else ParseStats()
+    files, jobs, stats = _arguments(paths, jobs, stats)
     if jobs <= 1 or not files:
         for item in _serial(files, roles, stats, chunk_size):
             if isinstance(item, UnreadableFile):
@@ -280,6 +280,13 @@ def parse_files(
                 yield shipped
             else:
                 yield from decode_articles(pickle.loads(shipped.data))
+
+
+def _arguments(paths: Iterable[StrPath] | StrPath, jobs: int | None,
+               stats: ParseStats | None) -> tuple[list[str], int, ParseStats]:
+    """The file list, the number of jobs (default: all cores) and the stats to fill."""
+    return (_path_list(paths), jobs if jobs is not None else (os.cpu_count() or 1),
+            stats if stats is not None else ParseStats())
 
 
 def render_files(
@@ -298,15 +305,11 @@ def render_files(
 
     if fmt not in RENDERED_FORMATS:
         raise ValueError(f"{fmt!r} cannot be rendered in chunks")
-    files = _path_list(paths)
-    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-    stats = stats if stats is not None else ParseStats()
+    files, jobs, stats = _arguments(paths, jobs, stats)
     if jobs <= 1 or not files:
         for item in _serial(files, roles, stats, chunk_size):
-            if isinstance(item, UnreadableFile):
-                yield item
-            else:
-                yield Rendered(render_records(item, fmt), len(item))
+            yield item if isinstance(item, UnreadableFile) else Rendered(
+                render_records(item, fmt), len(item))
         return
     yield from _shipped(files, jobs, roles, stats, chunk_size, fmt)
 
@@ -360,6 +363,8 @@ def _blocked(
                 # With fork, the executor starts all its processes at the first submit, before
                 # its own manager thread: no thread is forked mid-flight.
                 pool = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_init_worker)
+                with forking():
+                    pool.submit(int)
             try:
                 yield from _blocked_file(pool, path, jobs, roles, stats, chunk_size, fmt)
             except BrokenExecutor:
@@ -474,7 +479,8 @@ def _parsed_chunks(
                 daemon=True,
             ))
             try:
-                procs[-1].start()
+                with forking():
+                    procs[-1].start()
             finally:
                 writer.close()
         for _ in procs:
@@ -519,7 +525,13 @@ def _parsed_chunks(
                 proc.terminate()
         for proc in procs:
             if proc.pid is not None:  # started (Ctrl-C can come while they start)
-                proc.join()
+                proc.join(_TERMINATE_SECONDS)
+                if proc.is_alive():
+                    # A SIGTERM that reached a worker in its first microseconds, before
+                    # Python reset its signal flags after the fork, is lost: the command
+                    # waited for it for ever (1 run in 20 of a Ctrl-C at start-up).
+                    proc.kill()
+                    proc.join()
         for reader in inbox:
             reader.close()
         shutil.rmtree(spill_dir, ignore_errors=True)
