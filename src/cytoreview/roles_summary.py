@@ -2,14 +2,21 @@
 
 Key-sentence rule (documented in the README, relied on by compact batch views):
 
-* ``key_purpose``: the first sentence anywhere in the abstract that states the article's aim in so
-  many words (``PURPOSE_CUE``: "This article reviews ...", "We aimed to ...", "The aim of this
-  study ...") -- reviews often put it last, so position is not trusted; otherwise the purpose
-  sentence the model is most confident about; otherwise "".
+* ``key_purpose``: the first sentence anywhere in the abstract that states the article's aim
+  in so many words (``PURPOSE_CUE`` and the case-report, "In the present study, we" and "we
+  propose a new" wordings) -- reviews often put it last, so position is not trusted -- where
+  its role allows an aim (an NLM Background sentence does when there is no purpose
+  sentence); wording that is usually something else counts only when nothing better does;
+  otherwise an NLM Methods sentence naming the aim; otherwise the purpose sentence the model
+  is most confident about (on a tie, the first that reads like research); otherwise "".
 * ``key_findings``: the findings sentence richest in results (numbers, percentages, statistics,
-  comparisons; ``results_score``), the earliest on a tie; otherwise "".
+  comparisons; ``results_score``), the earliest on a tie, a description of the sample last;
+  with no findings sentence, a predicted sentence after the aim that states a result;
+  otherwise "".
 * ``key_conclusions``: the first conclusions sentence with an explicit conclusion cue ("In
-  conclusion", "These findings suggest"), otherwise the first conclusions sentence; otherwise "".
+  conclusion", "These findings suggest"; not "further studies are needed"), otherwise the
+  first conclusions sentence, limitations and registrations last, copyright lines never;
+  otherwise "".
 * An inline heading that is a sentence of its own ("Objective.") is never a key sentence.
 """
 
@@ -20,7 +27,24 @@ from collections.abc import Sequence
 from itertools import repeat
 
 from cytoreview.model import ROLES, Article, Role, Sentence, Summary
-from cytoreview.roles_baseline import CONCLUSION_CUE, PURPOSE_CUE
+from cytoreview.roles_cues import (
+    AIM_WORD,
+    CASE_OR_STUDY_OPENING,
+    FURTHER,
+    RESEARCHY,
+    SECONDARY,
+    SHOWN_HERE_OPENING,
+    STRONG_AIM,
+    concluding,
+    conclusion_cue,
+    describes_sample,
+    is_copyright,
+    more_aims,
+    not_a_conclusion,
+    states_purpose,
+    states_result,
+    weak_cue,
+)
 
 __all__ = ["build_summary", "results_score"]
 
@@ -49,7 +73,6 @@ _HEADING = re.compile(
 _HEADING_MAX = 24
 _NOT_AIMS = frozenset({"methods", "findings"})
 
-
 def results_score(text: str) -> float:
     """How much a sentence reads like a result: statistics weigh most, then numbers, comparisons."""
     low = text.lower()
@@ -75,107 +98,92 @@ def _stat_marks(low: str) -> int:
 _SCORED_WORDS = _STAT_WORDS | _COMPARISON_WORDS
 
 
-# PURPOSE_CUE is one IGNORECASE alternation that the regex engine tries at every position of
-# every sentence: it cost more than the role model. For ASCII text the same question is asked
-# faster: each top-level alternative runs on the lowercased text (the pattern has no capitals),
-# and only where literal words it cannot match without are there. A gate is a group of such
-# words and the alternatives it guards, each group searched once per sentence:
-# "at": a match can only start where one of the words does (tried there);
-# "in": tried only if one of the words occurs; "starts": only if the text starts with one.
-# An alternative no gate names always runs, so a change to PURPOSE_CUE can make this slower,
-# never different (tests/test_roles.py holds it to PURPOSE_CUE on real and generated text).
-_AIM_WORDS = ("aim", "purpose", "objective", "goal")
-_PARTICIPLES = ("reviewed", "discussed", "summarized", "summarised", "highlighted", "described")
-_GATES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("at", ("this ", "the present ", "the current ", "our "),
-     (r"\b(?:this|the present|the current|our) ",)),
-    ("at", ("we ", "the authors "), (r"\b(?:we|the authors) ",)),
-    ("in", _PARTICIPLES,
-     (r"\b(?:are|is|were) (?:reviewed|discussed|summari[sz]ed|highlighted|described)\b",
-      r"\b(?:highlighted|reviewed|summari[sz]ed|discussed) (?:in|here)\b")),
-    ("in", _AIM_WORDS, (r"\b(?:aim|purpose|objective|goal)s? (?:of|in) ", r"^(?:the|our) ")),
-    ("starts", ("here", "in this ", "to ", "we aimed to ", "objective", "aim", "purpose"),
-     (r"^(?:here(?:in)?|in this ", r"^(?:to|we aimed to) ", r"^(?:objectives?|aims?|purposes?)\b")),
-)  # fmt: skip
-_Gate = tuple[str, tuple[str, ...], list[re.Pattern[str]]]
+def _aim_cue(s: Sentence, t: str, has_purpose: bool) -> bool | str:
+    """Does sentence ``s`` (text ``t``) state the aim? True, "weak" (a cue that is usually
+    something else, used when nothing better is there), or False."""
+    # A cue inside a sentence labelled by NLM as something else (e.g. "This study shows ..." in
+    # RESULTS) is not the purpose: trust the cue where the role is purpose or predicted, and
+    # in an NLM Background section when the abstract has no purpose sentence (the aim often
+    # closes the background); methods and findings sentences state results, not aims.
+    trusted = (s.role == "purpose" or (s.source == "model" and s.role not in _NOT_AIMS)
+               or (s.source == "nlm" and s.role == "background" and not has_purpose))
+    if not trusted:
+        # "We report the case of ...": the model often reads it as methods.
+        return s.source == "model" and s.role == "methods" and bool(CASE_OR_STUDY_OPENING.match(t))
+    hit: bool | str
+    if states_purpose(t):
+        hit = "weak" if weak_cue(t) else True
+    elif more_aims(t):
+        hit = True
+    else:
+        return False
+    if (concluding(t) or (s.role == "conclusions" and SHOWN_HERE_OPENING.match(t))) and (
+            not AIM_WORD.search(t)):
+        return False
+    return hit
 
 
-def _top_level_alternatives(pattern: str) -> list[str] | None:
-    """``a|b|c`` -> [a, b, c] at nesting depth 0; None if a group other than ``(?:`` occurs."""
-    parts: list[str] = []
-    depth = start = i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            i += 2
+def _key_purpose(sentences: Sequence[Sentence], texts: list[str], skip: list[bool],
+                 conf: Sequence[float]) -> str:
+    has_purpose = any(s.role == "purpose" for s in sentences)
+    weak = None
+    for i, s in enumerate(sentences):
+        if skip[i]:
             continue
-        if ch == "[":  # a class ends at the first "]" after its first character
-            i = pattern.index("]", i + 2) + 1
-            continue
-        if ch == "(":
-            if pattern[i + 1 : i + 2] == "?" and pattern[i + 2 : i + 3] != ":":
-                return None
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            parts.append(pattern[start:i])
-            start = i + 1
-        i += 1
-    parts.append(pattern[start:])
-    return parts
+        hit = _aim_cue(s, texts[i], has_purpose)
+        if hit is True:
+            return texts[i]
+        if hit and weak is None:
+            weak = i
+    if weak is not None:
+        return texts[weak]
+    if not has_purpose:
+        return next((texts[i] for i, s in enumerate(sentences)
+                     if s.source == "nlm" and s.role == "methods"
+                     and STRONG_AIM.search(texts[i])), "")
+    purposes = [i for i, s in enumerate(sentences) if s.role == "purpose" and not skip[i]]
+    if not purposes:
+        return ""
+    top = max(conf[i] for i in purposes)
+    tied = [i for i in purposes if conf[i] == top]
+    aims = [i for i in tied if RESEARCHY.search(texts[i]) and not SECONDARY.search(texts[i])]
+    return texts[(aims or tied)[0]]
 
 
-def _purpose_gates() -> list[_Gate] | None:
-    """PURPOSE_CUE's alternatives under their gates (ungated ones under an "always" gate), or
-    None when the pattern is not of the shape this relies on."""
-    pattern = PURPOSE_CUE.pattern
-    if PURPOSE_CUE.flags & ~(re.IGNORECASE | re.UNICODE) or re.search(r"\\[0-9]", pattern):
-        return None
-    if any(ch.isupper() for ch in re.sub(r"\\.", "", pattern)):
-        return None
-    parts = _top_level_alternatives(pattern)
-    if parts is None:
-        return None
-    gates: list[_Gate] = []
-    for kind, needles, prefixes in _GATES:
-        guarded = [p for p in parts if p.startswith(prefixes)]
-        parts = [p for p in parts if not p.startswith(prefixes)]
-        gates.append((kind, needles, [re.compile(p) for p in guarded]))
-    gates.append(("always", (), [re.compile(p) for p in parts]))
-    return gates
+def _key_findings(sentences: Sequence[Sentence], texts: list[str], skip: list[bool],
+                  key_purpose: str) -> str:
+    found = [i for i, s in enumerate(sentences) if s.role == "findings" and not skip[i]]
+    if not found:
+        # The model sometimes reads the results after the aim as background or methods.
+        after = next((i for i, s in enumerate(sentences) if s.role in ("purpose", "methods")
+                      or (key_purpose and texts[i] == key_purpose)), None)
+        if after is not None:
+            found = [i for i in range(after + 1, len(sentences))
+                     if sentences[i].source == "model"
+                     and sentences[i].role in ("background", "methods")
+                     and not skip[i] and states_result(texts[i])]
+    if len(found) <= 1:
+        return texts[found[0]] if found else ""
+    scores = [results_score(texts[i]) for i in found]
+    ranked = sorted(range(len(found)), key=lambda k: (-scores[k], k))
+    # A sentence about the sample comes after every result, whatever its numbers.
+    best = next((k for k in ranked if not describes_sample(texts[found[k]])), ranked[0])
+    return texts[found[best]]
 
 
-_PURPOSE_GATES = _purpose_gates()
-
-
-def _states_purpose(text: str) -> bool:
-    """``PURPOSE_CUE.search(text)``, several times faster on ASCII text."""
-    if _PURPOSE_GATES is None or not text.isascii():
-        return bool(PURPOSE_CUE.search(text))
-    low = text.lower()
-    contains = low.__contains__
-    for kind, needles, regexes in _PURPOSE_GATES:
-        if not regexes:
-            continue
-        if kind == "at":
-            # Such a match can only start where one of the needles does.
-            for needle in needles:
-                at = low.find(needle)
-                while at >= 0:
-                    for regex in regexes:
-                        if regex.match(low, at):
-                            return True
-                    at = low.find(needle, at + 1)
-            continue
-        if kind == "in" and not any(map(contains, needles)):
-            continue
-        if kind == "starts" and not low.startswith(needles):
-            continue
-        for regex in regexes:
-            if regex.search(low):
-                return True
-    return False
+def _key_conclusions(sentences: Sequence[Sentence], texts: list[str], skip: list[bool]) -> str:
+    concl = [i for i, s in enumerate(sentences)
+             if s.role == "conclusions" and not skip[i] and not is_copyright(texts[i])]
+    concl = [i for i in concl if not not_a_conclusion(texts[i])] or concl
+    if not concl:
+        return ""
+    if len(concl) > 1:
+        for i in concl:
+            if conclusion_cue(texts[i]) and (
+                    not FURTHER.search(texts[i])
+                    or conclusion_cue(FURTHER.sub("xx", texts[i]))):
+                return texts[i]
+    return texts[concl[0]]
 
 
 def build_summary(
@@ -197,44 +205,12 @@ def build_summary(
         # Never a key sentence; still part of the joined texts above.
         return s.end - s.start <= _HEADING_MAX and bool(_HEADING.fullmatch(text, s.start, s.end))
 
-    key_purpose = ""
-    # A cue inside a sentence labelled by NLM as something else (e.g. "This study shows ..." in
-    # RESULTS) is not the purpose: trust the cue only where the role is purpose or predicted;
-    # methods and findings sentences state results, not aims.
-    cued = next(
-        (
-            s
-            for s in sentences
-            if (s.role == "purpose" or (s.source == "model" and s.role not in _NOT_AIMS))
-            and _states_purpose(text[s.start : s.end])
-            and not heading(s)
-        ),
-        None,
-    )
-    if cued is not None:
-        key_purpose = text[cued.start : cued.end]
-    elif purposes := [i for i, s in enumerate(sentences)
-                      if s.role == "purpose" and not heading(s)]:
-        conf = confidences if confidences is not None else [s.confidence for s in sentences]
-        best_i = max(purposes, key=conf.__getitem__)
-        key_purpose = text[sentences[best_i].start : sentences[best_i].end]
-
-    key_findings = ""
-    findings = [s for s in by_role["findings"] if not heading(s)]
-    if len(findings) == 1:
-        key_findings = text[findings[0].start : findings[0].end]
-    elif findings:
-        scores = [results_score(text[s.start : s.end]) for s in findings]
-        best_i = max(range(len(scores)), key=lambda i: (scores[i], -i))
-        key_findings = text[findings[best_i].start : findings[best_i].end]
-
-    key_conclusions = ""
-    concl = [s for s in by_role["conclusions"] if not heading(s)]
-    if concl:
-        first = concl[0]
-        if len(concl) > 1:
-            first = next((s for s in concl if CONCLUSION_CUE.search(text[s.start : s.end])), first)
-        key_conclusions = text[first.start : first.end]
+    texts = [text[s.start : s.end] for s in sentences]
+    skip = [heading(s) for s in sentences]
+    conf = confidences if confidences is not None else [s.confidence for s in sentences]
+    key_purpose = _key_purpose(sentences, texts, skip, conf)
+    key_findings = _key_findings(sentences, texts, skip, key_purpose)
+    key_conclusions = _key_conclusions(sentences, texts, skip)
 
     source: str = sentences[0].source
     if any(s.source != source for s in sentences):
