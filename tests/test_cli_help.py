@@ -49,6 +49,7 @@ def test_readme_test_command_is_the_one_ci_runs() -> None:
         (["fetch", "--bogus", "1"], "cytoreview fetch: No such option: --bogus"),
         (["fetchh", "1"], "cytoreview: No such command 'fetchh'."),
         (["fetch"], "cytoreview fetch: Missing argument"),
+        (["fetch", "1", "-f"], "cytoreview: Option '-f' requires an argument."),
     ],
 )
 def test_a_usage_error_is_one_line_naming_the_command_and_the_problem(

@@ -627,7 +627,7 @@ def test_say_once_survives_its_pipe_being_closed_and_reused(
         os.close(fd)
 
 
-def _summary_of(parts: list[tuple[str, str, str]]) -> Summary:
+def _summary_of(parts: list[tuple[str, str, str]], types: tuple[str, ...] = ()) -> Summary:
     """The summary of an abstract made of (sentence, role, source) parts, as build_summary
     sees it."""
     from cytoreview.model import Sentence
@@ -639,7 +639,8 @@ def _summary_of(parts: list[tuple[str, str, str]]) -> Summary:
         text = f"{text} {sentence}" if text else sentence
         confidence = 1.0 if source == "nlm" else 0.8
         sentences.append(Sentence(start, len(text), role, confidence, source))  # type: ignore[arg-type]
-    return build_summary(Article(pmid="1", title="t", abstract=text), tuple(sentences))
+    article = Article(pmid="1", title="t", abstract=text, publication_types=types)
+    return build_summary(article, tuple(sentences))
 
 
 # Key-sentence rules from a review of 105 abstracts (80 unstructured); each case is one the
@@ -663,6 +664,14 @@ def _summary_of(parts: list[tuple[str, str, str]]) -> Summary:
           ("In the present study, we assessed flora after antibiotics.", "methods", "model"),
           ("Diversity fell by 40%.", "findings", "model")],
          "key_purpose", "In the present study, we assessed flora after antibiotics."),
+        # "Theoretical and practical implications are discussed" concludes, it states no aim.
+        ([("Burnout is common among nurses.", "background", "model"),
+          ("Theoretical and practical implications are discussed.", "background", "model")],
+         "key_purpose", ""),
+        # "contrast-enhanced" is no result ("enhanced" counted as one).
+        ([("We aimed to map lesions.", "purpose", "model"),
+          ("Contrast-enhanced MRI is widely used in the clinic.", "background", "model")],
+         "key_findings", ""),
         # Equally confident Objective sentences: the one that reads like research.
         ([("Luminal, HER2-negative breast cancer is the most common subtype.", "purpose", "nlm"),
           ("Outcomes of two regimens were compared.", "purpose", "nlm"),
@@ -701,9 +710,30 @@ def _summary_of(parts: list[tuple[str, str, str]]) -> Summary:
          "key_conclusions", ""),
     ],
     ids=["aim-in-nlm-background", "case-report-read-as-methods", "in-the-present-study",
+         "implications-discussed", "no-result-in-a-hyphenated-word",
          "objective-tie", "weak-heading-cue", "conclusion-idiom", "findings-read-as-background",
          "sample-description", "further-studies", "limitations", "copyright"],
 )
 def test_key_sentences_follow_the_documented_rules(
         parts: list[tuple[str, str, str]], field: str, expected: str) -> None:
     assert getattr(_summary_of(parts), field) == expected
+
+
+def test_a_narrative_review_gets_no_stand_in_finding() -> None:
+    # 42 reviews took a background claim as their key finding.
+    parts = [("This review summarizes IL-2 therapy.", "purpose", "model"),
+             ("High-dose IL-2 significantly improved survival in early trials.", "background",
+              "model")]
+    assert _summary_of(parts, ("Journal Article", "Review")).key_findings == ""
+    assert _summary_of(parts, ("Review", "Meta-Analysis")).key_findings == parts[1][0]
+
+
+@pytest.mark.timeout(30)
+def test_a_conclusion_full_of_citations_without_a_year_stays_linear() -> None:
+    # "et al." followed by no year rescanned the rest of the text from each one: 400 kB of
+    # it took 23 s, a 1 MB conclusion minutes.
+    from cytoreview.roles_cues import not_a_conclusion
+
+    text = "As shown by Smith et al. and " * 35_000 + "this is the conclusion."
+    assert not not_a_conclusion(text)
+    assert not_a_conclusion("As reported by Smith et al. 2019, IL-2 works.")

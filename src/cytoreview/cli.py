@@ -68,9 +68,13 @@ class _Group(TyperGroup):
             else:
                 ctx = getattr(exc, "ctx", None)
                 where = ctx.command_path if ctx is not None else "cytoreview"
-                hint = f" (see {where} -h)" if ctx is not None else ""
-                print(f"{where}: {message}{hint}", file=sys.stderr)
+                print(f"{where}: {message} (see {where} -h)", file=sys.stderr)
             sys.exit(exc.exit_code)
+        except Exception as exc:
+            # Click's Abort: Typer before 0.13 turns a Ctrl-C outside a command into it.
+            if type(exc).__name__ == "Abort":
+                raise KeyboardInterrupt from exc
+            raise
         sys.exit(status if isinstance(status, int) else 0)
 
 

@@ -326,8 +326,14 @@ class Fetcher:
         procs = ProcessPoolExecutor(max_workers=cores, mp_context=mp.get_context("fork"),
                                     initializer=fetch_worker.warm_worker,
                                     initargs=(self.roles, cache_dir))
-        with forking():
-            procs.submit(int)  # start them now, while this process has one thread
+        try:
+            with forking():
+                procs.submit(int)  # start them now, while this process has one thread
+        except BaseException:
+            # A Ctrl-C held during the fork comes here, before the caller has the pool to
+            # shut down: its workers kept the exit waiting for 10 s.
+            procs.shutdown(wait=False, cancel_futures=True)
+            raise
         return procs
 
     # Each pending future is one step of one job: "fetch" runs in a thread (the request, and

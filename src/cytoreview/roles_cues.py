@@ -27,7 +27,7 @@ _CASE_OR_STUDY_AIM = (
     r"|^(?:this|the present|the current|our) (?:case reports?|case series|cases?(?! reports?\b|"
     r" series\b)|communication|brief communication|commentary|editorial|perspective|protocol|"
     r"letter|short communication)s? (?:\w+ly )?(?:presents?|describes?|reports?|discuss(?:es)?|"
-    r"highlights?|reviews?|summari[sz]es?|provides?|explores?|examines?|aims?|focus(?:es)?|"
+    r"reviews?|summari[sz]es?|provides?|explores?|examines?|aims?|focus(?:es)?|"
     r"outlines?)\b"
     r"|^in (?:the present|the current|this) (?:study|work|report|paper|investigation|analysis|"
     r"research),? (?:we|the authors) (?:(?:first|also|further|then|additionally|now|have) )*"
@@ -88,7 +88,8 @@ _DISCUSS_OWN = re.compile(
 # A purpose cue inside a conclusion is no aim ("this study highlights the importance of",
 # "In conclusion, this study ..."), unless the sentence names an aim outright.
 _CONCLUDING_OPENING = re.compile(
-    r"^(?:the )?(?:clinical |practical |theoretical )?(?:implications|results|findings|"
+    r"^(?:the )?(?:(?:clinical|practical|theoretical|policy|research)(?:,? and |, | ))*"
+    r"(?:implications|results|findings|"
     r"significance|relevance)\b[^.;]{0,120}\b(?:are|is|were|was) (?:also |further |then |"
     r"briefly )?discussed\b"
     r"|^(?:in conclusion|to conclude|in summary|taken together|collectively|overall),",
@@ -112,8 +113,10 @@ STRONG_AIM = re.compile(
 # Equally confident purpose sentences (an NLM Objective section): the first that reads like
 # research and is not a secondary aim.
 RESEARCHY = re.compile(
-    _AIMISH.pattern + r"|\b(?:we|this (?:study|investigation|work|review|paper|article|"
-    r"analysis))\b|\bwere (?:evaluated|assessed|investigated|examined|compared|analy[sz]ed)\b",
+    # Not a bare opening "To" ("To do this effectively, ... is necessary").
+    _AIMISH.pattern.removeprefix(r"^to\b|")
+    + r"|\b(?:we|this (?:study|investigation|work|review|paper|article|analysis))\b"
+    r"|\bwere (?:evaluated|assessed|investigated|examined|compared|analy[sz]ed)\b",
     re.IGNORECASE)
 SECONDARY = re.compile(r"\b(?:also|additionally|further|furthermore|secondary|secondly)\b",
                         re.IGNORECASE)
@@ -147,7 +150,7 @@ _RESULTISH = re.compile(
 _STATES_RESULT = re.compile(
     r"\b(?:we (?:found|show(?:ed)?|demonstrated?|observed|identified|revealed)|(?:showed|revealed|"
     r"demonstrated|indicated) that|results? (?:showed|revealed|indicated|demonstrated)|"
-    r"significant(?:ly)?|p ?[<=>≤]|\d+(?:\.\d+)? ?%|(?:increased|decreased|reduced|improved|"
+    r"significant(?:ly)?|p ?[<=>≤]|\d+(?:\.\d+)? ?%|(?<!-)(?:increased|decreased|reduced|improved|"
     r"enhanced|inhibited|suppressed|attenuated|promoted|elevated|lower|higher) )", re.IGNORECASE)
 states_result = case_blind(_STATES_RESULT)
 conclusion_cue = case_blind(CONCLUSION_CUE)
@@ -171,8 +174,8 @@ _NOT_A_CONCLUSION_INSIDE = re.compile(
     r"|video abstract|https?://|\bwww\.|(?:supplementary|additional) (?:data|material|"
     r"information)s? (?:is|are) available"
     r"|\b(?:is|are) (?:freely |publicly |openly )?available (?:(?:at|from|on|via) (?:https?|www|"
-    r"github|gitlab|cran|bioconductor|zenodo|pypi)|(?:up)?on request)"
-    r"|\bet al\.\s.*\d{4}", re.IGNORECASE)
+    r"github|gitlab|cran|bioconductor|zenodo|pypi)|(?:up)?on request)", re.IGNORECASE)
+_YEAR_AFTER = re.compile(r"\d{4}")
 _COPYRIGHT_WORDS = ("all rights reserved", "©", "psycinfo database record")
 _COPYRIGHT_YEAR = re.compile(r"\(c\) ?\d{4}", re.IGNORECASE)  # not "(a), (b) and (c)"
 
@@ -186,6 +189,11 @@ def not_a_conclusion(text: str) -> bool:
     if not any(map(low.__contains__, _NOT_A_CONCLUSION_WORDS)) and not (
             "NCT" in text or "CRD" in text):
         return False
+    # A citation ("Smith et al. 2019"): one search for a year after the first "et al.", not
+    # a rescan of the rest of the text from each (quadratic on a crafted abstract).
+    cited = low.find("et al. ")
+    if cited >= 0 and _YEAR_AFTER.search(text, cited):
+        return True
     return bool(_NOT_A_CONCLUSION_INSIDE.search(text))
 
 

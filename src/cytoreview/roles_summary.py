@@ -72,6 +72,7 @@ _HEADING = re.compile(
     r"|conclusions?|summary|video abstract|graphical abstract)\s?[.:]?", re.IGNORECASE)
 _HEADING_MAX = 24
 _NOT_AIMS = frozenset({"methods", "findings"})
+_RESULTS_OF_REVIEWS = frozenset({"Systematic Review", "Meta-Analysis"})
 
 def results_score(text: str) -> float:
     """How much a sentence reads like a result: statistics weigh most, then numbers, comparisons."""
@@ -151,9 +152,9 @@ def _key_purpose(sentences: Sequence[Sentence], texts: list[str], skip: list[boo
 
 
 def _key_findings(sentences: Sequence[Sentence], texts: list[str], skip: list[bool],
-                  key_purpose: str) -> str:
+                  key_purpose: str, narrative: bool) -> str:
     found = [i for i, s in enumerate(sentences) if s.role == "findings" and not skip[i]]
-    if not found:
+    if not found and not narrative:
         # The model sometimes reads the results after the aim as background or methods.
         after = next((i for i, s in enumerate(sentences) if s.role in ("purpose", "methods")
                       or (key_purpose and texts[i] == key_purpose)), None)
@@ -161,7 +162,7 @@ def _key_findings(sentences: Sequence[Sentence], texts: list[str], skip: list[bo
             found = [i for i in range(after + 1, len(sentences))
                      if sentences[i].source == "model"
                      and sentences[i].role in ("background", "methods")
-                     and not skip[i] and states_result(texts[i])]
+                     and not skip[i] and texts[i] != key_purpose and states_result(texts[i])]
     if len(found) <= 1:
         return texts[found[0]] if found else ""
     scores = [results_score(texts[i]) for i in found]
@@ -209,7 +210,10 @@ def build_summary(
     skip = [heading(s) for s in sentences]
     conf = confidences if confidences is not None else [s.confidence for s in sentences]
     key_purpose = _key_purpose(sentences, texts, skip, conf)
-    key_findings = _key_findings(sentences, texts, skip, key_purpose)
+    # A narrative review has no results of its own: no sentence stands in for them.
+    types = article.publication_types
+    narrative = "Review" in types and not _RESULTS_OF_REVIEWS.intersection(types)
+    key_findings = _key_findings(sentences, texts, skip, key_purpose, narrative)
     key_conclusions = _key_conclusions(sentences, texts, skip)
 
     source: str = sentences[0].source
